@@ -144,7 +144,10 @@ mod tests {
         let (t0, w0) = (a.now(), a.wall());
         b.advance(Duration::from_millis(1500));
         assert_eq!(a.now() - t0, Duration::from_millis(1500));
-        assert_eq!(a.wall().duration_since(w0).unwrap(), Duration::from_millis(1500));
+        assert_eq!(
+            a.wall().duration_since(w0).unwrap(),
+            Duration::from_millis(1500)
+        );
     }
 
     #[test]

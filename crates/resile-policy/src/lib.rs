@@ -17,10 +17,14 @@
 //! Supported Rust: the workspace's `rust-version` (1.88) and newer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod classify;
 mod clock;
 mod error;
 mod rng;
 
+pub use classify::{
+    Class, Classification, Classify, DefaultClassifier, HostSignal, Outcome, Reason, Scope,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;
 pub use rng::{DefaultRng, Rng};
