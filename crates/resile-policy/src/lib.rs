@@ -17,10 +17,14 @@
 //! Supported Rust: the workspace's `rust-version` (1.88) and newer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoff;
+mod budget;
 mod clock;
 mod error;
 mod rng;
 
+pub use backoff::{ExponentialBackoff, Jitter};
+pub use budget::{RetryBudget, RetryBudgetBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;
 pub use rng::{DefaultRng, Rng};
