@@ -17,11 +17,15 @@
 //! Supported Rust: the workspace's `rust-version` (1.88) and newer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoff;
+mod budget;
 pub mod classify;
 mod clock;
 mod error;
 mod rng;
 
+pub use backoff::{ExponentialBackoff, Jitter};
+pub use budget::{RetryBudget, RetryBudgetBuilder};
 pub use classify::{
     Class, Classification, Classify, DefaultClassifier, HostSignal, Outcome, Reason, Scope,
 };
