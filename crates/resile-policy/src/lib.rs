@@ -22,6 +22,7 @@ mod budget;
 pub mod classify;
 mod clock;
 mod error;
+pub mod retry;
 mod rng;
 
 pub use backoff::{ExponentialBackoff, Jitter};
@@ -31,4 +32,5 @@ pub use classify::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;
+pub use retry::{RetryDecision, RetryPolicy};
 pub use rng::{DefaultRng, Rng};
