@@ -17,10 +17,12 @@
 //! Supported Rust: the workspace's `rust-version` (1.88) and newer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 mod clock;
 mod error;
 mod rng;
 
+pub use auth::{HostAllowList, Secret, SecretKind, TokenPolicy, TokenState};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;
 pub use rng::{DefaultRng, Rng};
