@@ -17,6 +17,7 @@
 //! Supported Rust: the workspace's `rust-version` (1.88) and newer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod auth;
 pub mod backoff;
 mod budget;
 pub mod classify;
@@ -25,6 +26,7 @@ mod error;
 pub mod retry;
 mod rng;
 
+pub use auth::{HostAllowList, Secret, SecretKind, TokenPolicy, TokenState};
 pub use backoff::{ExponentialBackoff, Jitter};
 pub use budget::{RetryBudget, RetryBudgetBuilder};
 pub use classify::{
