@@ -17,10 +17,14 @@
 //! Supported Rust: the workspace's `rust-version` (1.88) and newer.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod breaker;
 mod clock;
 mod error;
+mod registry;
 mod rng;
 
+pub use breaker::{BreakerConfig, CircuitBreaker};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;
+pub use registry::{Evict, Registry};
 pub use rng::{DefaultRng, Rng};
