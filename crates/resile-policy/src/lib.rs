@@ -19,20 +19,24 @@
 
 pub mod auth;
 pub mod backoff;
+pub mod breaker;
 mod budget;
 pub mod classify;
 mod clock;
 mod error;
+mod registry;
 pub mod retry;
 mod rng;
 
 pub use auth::{HostAllowList, Secret, SecretKind, TokenPolicy, TokenState};
 pub use backoff::{ExponentialBackoff, Jitter};
+pub use breaker::{BreakerConfig, CircuitBreaker};
 pub use budget::{RetryBudget, RetryBudgetBuilder};
 pub use classify::{
     Class, Classification, Classify, DefaultClassifier, HostSignal, Outcome, Reason, Scope,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;
+pub use registry::{Evict, Registry};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use rng::{DefaultRng, Rng};
