@@ -28,7 +28,6 @@ use crate::{ConfigError, ExponentialBackoff, RetryBudget, Rng};
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum RetryDecision {
     /// Wait `after`, then resend.
     Retry {

@@ -1,0 +1,15 @@
+//! reqwest-middleware adapters that act on [`resile_policy`] decisions.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod clock;
+mod error;
+mod ext;
+mod parts;
+mod retry;
+mod seed;
+mod telemetry;
+
+pub use clock::TokioClock;
+pub use error::Error;
+pub use ext::{Attempts, Deadline, FinalClassification};
+pub use retry::{RetryBuilder, RetryMiddleware};

@@ -1,0 +1,228 @@
+//! reqwest types → policy inputs: the one place that reads a response for a
+//! classifier, and puts it back together untouched.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::Extensions;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+use reqwest::{Request, Response, ResponseBuilderExt, Url};
+use reqwest_middleware::Next;
+use resile_policy::classify::{Input, Transport};
+use resile_policy::{Classify, Clock};
+
+use crate::TokioClock;
+use crate::ext::Observed;
+
+/// `host[:port]` of a URL: the key for per-host state (breaker, budget, holds).
+pub(crate) fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or("");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// Runs the rest of the chain for one attempt and classifies what came back.
+///
+/// If a layer further in already classified this attempt, its verdict is reused;
+/// otherwise this one classifies and leaves the verdict for the layers further out.
+/// `None` means the chain failed with an error we do not classify (another
+/// middleware's, or one of ours such as an open circuit).
+pub(crate) async fn run_and_observe(
+    next: Next<'_>,
+    req: Request,
+    ext: &mut Extensions,
+    classifier: &dyn Classify,
+    body_limit: usize,
+) -> (reqwest_middleware::Result<Response>, Option<Observed>) {
+    let method = req.method().clone();
+    let url = req.url().clone();
+    ext.remove::<Observed>();
+    let result = next.run(req, ext).await;
+    if let Some(seen) = ext.get::<Observed>() {
+        return (result, Some(seen.clone()));
+    }
+    let (result, seen) = match result {
+        Ok(resp) => {
+            let (resp, seen) = classify_response(classifier, &method, &url, resp, body_limit).await;
+            (Ok(resp), Some(seen))
+        }
+        Err(reqwest_middleware::Error::Reqwest(e)) => {
+            let seen = classify_error(classifier, &method, &url, &e);
+            (Err(reqwest_middleware::Error::Reqwest(e)), seen)
+        }
+        Err(other) => (Err(other), None),
+    };
+    if let Some(seen) = &seen {
+        ext.insert(seen.clone());
+    }
+    (result, seen)
+}
+
+/// Classifies a response. Bodies of responses below 400 are never read; others
+/// are read up to `body_limit` bytes and the response is rebuilt so the caller
+/// still gets every byte (or the error that broke the body off).
+pub(crate) async fn classify_response(
+    classifier: &dyn Classify,
+    method: &http::Method,
+    url: &Url,
+    resp: Response,
+    body_limit: usize,
+) -> (Response, Observed) {
+    let status = resp.status().as_u16();
+    if status < 400 {
+        let headers = resp.headers();
+        let input = Input::response(method, url.path(), status, headers, b"");
+        let outcome = classifier.classify(&input);
+        let seen = Observed {
+            classification: outcome.classification(),
+            device_id: outcome.device_id().map(Arc::from),
+        };
+        return (resp, seen);
+    }
+    let (resp, prefix, complete) = read_prefix(resp, body_limit).await;
+    let mut input =
+        Input::response(method, url.path(), status, resp.headers(), &prefix).at(TokioClock.wall());
+    if !complete {
+        input = input.body_incomplete();
+    }
+    let outcome = classifier.classify(&input);
+    let seen = Observed {
+        classification: outcome.classification(),
+        device_id: outcome.device_id().map(Arc::from),
+    };
+    (resp, seen)
+}
+
+/// Classifies a failure of the HTTP client; `None` for errors that are not about
+/// the transport (a bad URL, a redirect policy, a builder error).
+pub(crate) fn classify_error(
+    classifier: &dyn Classify,
+    method: &http::Method,
+    url: &Url,
+    err: &reqwest::Error,
+) -> Option<Observed> {
+    let failure = transport_of(err)?;
+    let outcome = classifier.classify(&Input::transport(method, url.path(), failure));
+    Some(Observed {
+        classification: outcome.classification(),
+        device_id: outcome.device_id().map(Arc::from),
+    })
+}
+
+/// Which transport row a `reqwest::Error` falls under.
+///
+/// A connect error (refused, DNS, TLS handshake, connect timeout) left no request
+/// byte; a timeout otherwise may have been processed; anything else on the request
+/// path (reset, incomplete message) too. reqwest cannot tell whether bytes were
+/// written after a connect succeeded, so those count as sent (spec §6).
+pub(crate) fn transport_of(err: &reqwest::Error) -> Option<Transport> {
+    if err.is_builder() || err.is_redirect() || err.is_status() || err.is_decode() {
+        return None;
+    }
+    Some(if err.is_connect() {
+        Transport::Connect
+    } else if err.is_timeout() {
+        Transport::Timeout
+    } else {
+        Transport::Reset
+    })
+}
+
+/// Reads at most `limit` bytes of the body; returns the rebuilt response, the
+/// prefix, and whether the body ended cleanly (or was merely longer than `limit`).
+async fn read_prefix(resp: Response, limit: usize) -> (Response, Bytes, bool) {
+    let url = resp.url().clone();
+    let resp: http::Response<reqwest::Body> = resp.into();
+    let (parts, mut body) = resp.into_parts();
+    let mut buf = BytesMut::new();
+    let rest = loop {
+        if buf.len() >= limit {
+            break Rest::More(body);
+        }
+        match body.frame().await {
+            None => break Rest::Done,
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Some(Err(e)) => break Rest::Failed(e),
+        }
+    };
+    let prefix = buf.freeze();
+    let complete = !matches!(rest, Rest::Failed(_));
+    let body = match rest {
+        Rest::Done => reqwest::Body::from(prefix.clone()),
+        rest => reqwest::Body::wrap(Replay {
+            prefix: Some(prefix.clone()),
+            rest,
+        }),
+    };
+    let shell = http::Response::builder()
+        .url(url)
+        .body(())
+        .unwrap_or_default();
+    let mut rebuilt = http::Response::from_parts(parts, body);
+    rebuilt
+        .extensions_mut()
+        .extend(shell.into_parts().0.extensions);
+    let classified = prefix.slice(..prefix.len().min(limit));
+    (Response::from(rebuilt), classified, complete)
+}
+
+enum Rest {
+    Done,
+    More(reqwest::Body),
+    Failed(reqwest::Error),
+}
+
+/// A body that yields what was already read, then the rest (or the error that
+/// broke it off).
+struct Replay {
+    prefix: Option<Bytes>,
+    rest: Rest,
+}
+
+impl HttpBody for Replay {
+    type Data = Bytes;
+    type Error = reqwest::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, reqwest::Error>>> {
+        if let Some(prefix) = self.prefix.take().filter(|p| !p.is_empty()) {
+            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        }
+        match std::mem::replace(&mut self.rest, Rest::Done) {
+            Rest::Done => Poll::Ready(None),
+            Rest::Failed(e) => Poll::Ready(Some(Err(e))),
+            Rest::More(mut body) => {
+                let polled = Pin::new(&mut body).poll_frame(cx);
+                self.rest = Rest::More(body);
+                polled
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let prefix = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        match &self.rest {
+            Rest::More(body) => {
+                let inner = body.size_hint();
+                let mut hint = SizeHint::new();
+                hint.set_lower(inner.lower() + prefix);
+                if let Some(upper) = inner.upper() {
+                    hint.set_upper(upper + prefix);
+                }
+                hint
+            }
+            _ => SizeHint::with_exact(prefix),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Test helpers for resile.
+//!
+//! [`Scripted`] is a terminal middleware: put it last in a
+//! `reqwest_middleware::ClientBuilder` and it answers every request itself, from a
+//! script, without touching the network, recording what it received. Pair it with
+//! `#[tokio::test(start_paused = true)]` so backoffs take no real time.
+
+mod failure;
+mod scripted;
+
+pub use failure::{connect_error, reset_error};
+pub use scripted::{Received, Reply, Scripted};
