@@ -45,10 +45,11 @@ pub(crate) async fn respond(
         tokio::time::sleep(plan.delay).await;
     }
     let mut truncate = false;
+    let mut injected = None;
     let reply = match plan.early {
         Some(Early::Reset) => return Err(drop_connection(&shared, &reset, FaultKind::Reset)),
         Some(Early::Reply(reply, fault)) => {
-            shared.lock().stats.fault(fault);
+            injected = Some(fault);
             reply
         }
         None => {
@@ -61,19 +62,16 @@ pub(crate) async fn respond(
                 ),
             };
             match plan.late {
-                Some(Late::Lose(lost)) if reply.status.is_success() => {
-                    shared.lock().stats.lost_responses += 1;
-                    match lost {
-                        Lost::Status(status) => {
-                            shared.lock().stats.fault(FaultKind::LostResponse);
-                            faults::lost(status)
-                        }
-                        _ => return Err(drop_connection(&shared, &reset, FaultKind::LostResponse)),
-                    }
+                Some(Late::Lose(Lost::Status(status))) if reply.status.is_success() => {
+                    injected = Some(FaultKind::LostResponse);
+                    faults::lost(status)
+                }
+                Some(Late::Lose(_)) if reply.status.is_success() => {
+                    return Err(drop_connection(&shared, &reset, FaultKind::LostResponse));
                 }
                 Some(Late::Truncate) => {
                     truncate = true;
-                    shared.lock().stats.fault(FaultKind::Truncated);
+                    injected = Some(FaultKind::Truncated);
                     reply
                 }
                 _ => reply,
@@ -82,11 +80,16 @@ pub(crate) async fn respond(
     };
     if kind != RouteKind::Stats && kind != RouteKind::Reset {
         let mut inner = shared.lock();
-        *inner.stats.status.entry(reply.status.as_u16()).or_default() += 1;
+        let stats = &mut inner.stats;
+        *stats.status.entry(reply.status.as_u16()).or_default() += 1;
         if reply.status == StatusCode::UNAUTHORIZED
             && let Some(kind) = reply.error_type()
         {
-            *inner.stats.unauthorized.entry(kind).or_default() += 1;
+            *stats.unauthorized.entry(kind).or_default() += 1;
+        }
+        if let Some(fault) = injected {
+            stats.fault(fault);
+            stats.lost_responses += u64::from(fault == FaultKind::LostResponse);
         }
     }
     Ok(reply.into_response(&request_id, truncate))
@@ -126,9 +129,11 @@ fn arrive(shared: &Shared, parts: &Parts, kind: RouteKind, plan_faults: bool) ->
     (request_id, plan)
 }
 
+/// Counts a request answered by a reset, and arms the reset.
 fn drop_connection(shared: &Shared, reset: &AtomicBool, fault: FaultKind) -> Dropped {
     let mut inner = shared.lock();
     inner.stats.no_response += 1;
+    inner.stats.lost_responses += u64::from(fault == FaultKind::LostResponse);
     inner.stats.fault(fault);
     reset.store(true, Ordering::Relaxed);
     Dropped

@@ -22,7 +22,8 @@ pub enum Target {
     All,
     /// One kind of route (this can name [`RouteKind::Token`], to fault the token route).
     Route(RouteKind),
-    /// Paths starting with this prefix (raw, before decoding).
+    /// Paths starting with this prefix (raw, before decoding); control routes too, if
+    /// the prefix names them.
     PathPrefix(String),
     /// One method, on API routes.
     Method(Method),
