@@ -44,16 +44,21 @@ pub fn classify_with<'a>(routes: &Routes, input: &Input<'a>) -> Outcome<'a> {
         return Outcome::new(Classification::success().with_status(status));
     }
 
-    let route = routes.route(input.path);
-    let html = r
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .get(..9)
-                .is_some_and(|p| p.eq_ignore_ascii_case("text/html"))
-        });
+    // Only these statuses depend on the route; skip the matching for the rest.
+    let route = match status {
+        429 | 502..=504 => routes.route(input.path),
+        _ => Route::Host,
+    };
+    let no_headers = r.headers.is_empty();
+    let html = !no_headers
+        && r.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.trim_start()
+                    .get(..9)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("text/html"))
+            });
     let body = body::read(r.body, html);
 
     let mut c = status_default(status, route);
@@ -68,15 +73,21 @@ pub fn classify_with<'a>(routes: &Routes, input: &Input<'a>) -> Outcome<'a> {
     let c = c
         .with_status(status)
         .with_dialect(body.dialect)
-        .with_retry_after(retry_after_from_headers(r.headers, input.wall));
+        .with_retry_after(if no_headers {
+            None
+        } else {
+            retry_after_from_headers(r.headers, input.wall)
+        });
 
     let mut outcome = Outcome::from_body(c, body);
-    outcome.set_request_id(
-        r.headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim),
-    );
+    if !no_headers {
+        outcome.set_request_id(
+            r.headers
+                .get(&X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim),
+        );
+    }
     if c.scope() == Scope::Device {
         let id = match route {
             Route::Device { id: Some(id), .. } => Some(id),
@@ -86,6 +97,8 @@ pub fn classify_with<'a>(routes: &Routes, input: &Input<'a>) -> Outcome<'a> {
     }
     outcome
 }
+
+static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 const fn verdict(class: Class, scope: Scope, reason: Reason) -> Classification {
     Classification::new(class, scope, Some(reason))

@@ -67,6 +67,8 @@ pub enum Route<'p> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pattern {
     segments: Vec<Segment>,
+    /// The literal text before the first wildcard, for a cheap early rejection.
+    literal_prefix: String,
     queue_429: bool,
 }
 
@@ -117,6 +119,16 @@ impl Routes {
 
     /// Whether `path` is a host or a device route.
     pub fn route<'p>(&self, path: &'p str) -> Route<'p> {
+        // Most paths are host routes: reject them on the literal prefixes alone,
+        // before any scanning (a query string cannot precede a literal prefix).
+        let rest = path.strip_prefix(self.prefix.as_str()).unwrap_or("");
+        if !self
+            .device
+            .iter()
+            .any(|p| rest.starts_with(p.literal_prefix.as_str()))
+        {
+            return Route::Host;
+        }
         let Some(path) = self.strip(path) else {
             return Route::Host;
         };
@@ -142,8 +154,11 @@ impl Routes {
     }
 
     fn strip<'p>(&self, path: &'p str) -> Option<&'p str> {
-        let path = path.split_once('?').map_or(path, |(p, _)| p);
-        let path = path.split_once('#').map_or(path, |(p, _)| p);
+        let end = path
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(path.len());
+        let path = &path[..end];
         let path = path.strip_prefix(self.prefix.as_str())?;
         Some(path.strip_suffix('/').unwrap_or(path))
     }
@@ -226,14 +241,31 @@ impl Pattern {
                 lit => Segment::Literal(lit.to_owned()),
             });
         }
+        let mut literal_prefix = String::new();
+        for seg in &segments {
+            match seg {
+                Segment::Literal(l) => {
+                    literal_prefix.push('/');
+                    literal_prefix.push_str(l);
+                }
+                _ => {
+                    literal_prefix.push('/');
+                    break;
+                }
+            }
+        }
         Ok(Self {
             segments,
+            literal_prefix,
             queue_429,
         })
     }
 
     /// `Some(device id)` when `path` (prefix and trailing slash stripped) matches.
     fn matches<'p>(&self, path: &'p str) -> Option<Option<&'p str>> {
+        if !path.starts_with(self.literal_prefix.as_str()) {
+            return None;
+        }
         let mut parts = path.strip_prefix('/')?.split('/');
         let mut id = None;
         for seg in &self.segments {

@@ -1,0 +1,6 @@
+//! Shared pieces of resile's benchmarks.
+//!
+//! The crate replaces the global allocator with `allocation-counter`'s (thread-local
+//! counts), so benches can prove a path allocates nothing.
+
+pub mod decision;
