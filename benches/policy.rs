@@ -172,6 +172,7 @@ fn token_benches(c: &mut Criterion) {
     });
 }
 
+#[allow(clippy::print_stdout)] // benches report on stdout
 fn full_decision(c: &mut Criterion) {
     let clock = ManualClock::new();
     let mut host = Host::default();
