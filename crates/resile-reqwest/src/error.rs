@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use resile_policy::ConfigError;
 
-/// An error that resile itself raised: a circuit open, a device held, a credential
-/// that could not be obtained, a deadline passed, a token kept off plain HTTP.
+/// An error that resile itself raised: a circuit open, a device or host held, a
+/// credential that could not be obtained, a deadline passed, a token kept off plain
+/// HTTP.
 ///
 /// It reaches callers inside [`reqwest_middleware::Error::Middleware`]; get it back
 /// with [`Error::find`] (or `anyhow::Error::downcast_ref`). Failures from the
@@ -44,6 +45,8 @@ enum Kind {
         reason: &'static str,
         retry_after: Duration,
     },
+    #[error("{host} asked us to wait (Retry-After) for another {retry_after:?}; not sending")]
+    HostHeld { host: String, retry_after: Duration },
     #[error("could not obtain a credential for {host} after {attempts} attempt(s): {source}")]
     RefreshFailed {
         host: String,
@@ -84,6 +87,16 @@ impl Error {
             host: host.into(),
             device: device.into(),
             reason,
+            retry_after,
+        }
+        .into()
+    }
+
+    /// The host answered 429 or 503 with `Retry-After`, and the hold it asked for
+    /// lasts past the request's deadline (or the pacing layer's longest wait).
+    pub fn host_held(host: impl Into<String>, retry_after: Duration) -> Self {
+        Kind::HostHeld {
+            host: host.into(),
             retry_after,
         }
         .into()
@@ -135,6 +148,11 @@ impl Error {
         matches!(self.0, Kind::DeviceHeld { .. })
     }
 
+    /// The pacing layer held the request: the host's `Retry-After` hold lasts too long.
+    pub fn is_host_held(&self) -> bool {
+        matches!(self.0, Kind::HostHeld { .. })
+    }
+
     /// No credential could be obtained.
     pub fn is_refresh_failed(&self) -> bool {
         matches!(self.0, Kind::RefreshFailed { .. })
@@ -160,6 +178,7 @@ impl Error {
         match &self.0 {
             Kind::CircuitOpen { host, .. }
             | Kind::DeviceHeld { host, .. }
+            | Kind::HostHeld { host, .. }
             | Kind::RefreshFailed { host, .. }
             | Kind::DeadlineExceeded { host, .. }
             | Kind::InsecureTransport { host } => Some(host),
@@ -178,9 +197,9 @@ impl Error {
     /// When asking again makes sense: the next breaker probe or the end of a hold.
     pub fn retry_after(&self) -> Option<Duration> {
         match &self.0 {
-            Kind::CircuitOpen { retry_after, .. } | Kind::DeviceHeld { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            Kind::CircuitOpen { retry_after, .. }
+            | Kind::DeviceHeld { retry_after, .. }
+            | Kind::HostHeld { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

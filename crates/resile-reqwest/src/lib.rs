@@ -4,6 +4,7 @@
 mod clock;
 mod error;
 mod ext;
+mod pace;
 mod parts;
 mod retry;
 mod seed;
@@ -12,4 +13,5 @@ mod telemetry;
 pub use clock::TokioClock;
 pub use error::Error;
 pub use ext::{Attempts, Deadline, FinalClassification};
+pub use pace::{PacingBuilder, PacingMiddleware};
 pub use retry::{RetryBuilder, RetryMiddleware};

@@ -1,0 +1,250 @@
+//! One host's pacing state: the `Retry-After` hold and the adaptive pace.
+//!
+//! Pure: every method takes `now`; nothing here sleeps or reads a clock.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The adaptive pace's settings: where it starts and how slow it may get.
+///
+/// The rate recovers by `1 / (16 × start)` per second after each success and the
+/// pace is lifted once the rate reaches four times the starting rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct AdaptiveConfig {
+    /// The interval between requests after the first unhinted 429.
+    pub(super) start: Duration,
+    /// The longest interval repeated 429s can push it to.
+    pub(super) max: Duration,
+}
+
+/// A host's hold and adaptive pace, behind one small lock (never held across an
+/// `.await`).
+#[derive(Debug, Default)]
+pub(super) struct HostPace {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    hold_until: Option<Instant>,
+    adaptive: Option<Adaptive>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Adaptive {
+    /// Requests per second allowed to the host (kept as a rate so that additive
+    /// steps do not drift with rounding).
+    rate: f64,
+    /// `1 / rate`.
+    interval: Duration,
+    /// The earliest time the next request may leave.
+    next_at: Instant,
+    /// When the pace was last lowered: 429s to requests sent before it answer for
+    /// the same overload and do not lower it again.
+    lowered_at: Instant,
+}
+
+impl HostPace {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The end of the hold, if one is still running at `now` (an expired hold is
+    /// cleared).
+    pub(super) fn held_until(&self, now: Instant) -> Option<Instant> {
+        let mut state = self.lock();
+        match state.hold_until {
+            Some(until) if until > now => Some(until),
+            _ => {
+                state.hold_until = None;
+                None
+            }
+        }
+    }
+
+    /// Holds the host until `until`, keeping the later of this and any running hold.
+    /// Returns whether the hold was set or extended.
+    pub(super) fn hold(&self, until: Instant) -> bool {
+        let mut state = self.lock();
+        if state.hold_until.is_some_and(|t| t >= until) {
+            return false;
+        }
+        state.hold_until = Some(until);
+        true
+    }
+
+    /// Reserves the next adaptive slot: `Ok(wait)` (zero when the pace is not
+    /// lowered), or `Err(wait)` without reserving when the slot would fall at or
+    /// after `limit`.
+    pub(super) fn reserve(
+        &self,
+        now: Instant,
+        limit: Option<Instant>,
+    ) -> Result<Duration, Duration> {
+        let mut state = self.lock();
+        let Some(a) = state.adaptive.as_mut() else {
+            return Ok(Duration::ZERO);
+        };
+        let slot = a.next_at.max(now);
+        let wait = slot - now;
+        if !wait.is_zero() && limit.is_some_and(|l| slot >= l) {
+            return Err(wait);
+        }
+        a.next_at = slot + a.interval;
+        Ok(wait)
+    }
+
+    /// A 429 without a hint to a request sent at `sent`: lowers the pace (the first
+    /// time to `start`, then halving the rate, up to `max`) unless the pace was
+    /// already lowered after `sent`. Returns whether it lowered it.
+    pub(super) fn throttled(&self, cfg: AdaptiveConfig, sent: Instant, now: Instant) -> bool {
+        let mut state = self.lock();
+        let rate = match state.adaptive {
+            None => 1.0 / cfg.start.as_secs_f64(),
+            Some(a) if sent < a.lowered_at => return false,
+            Some(a) => (a.rate / 2.0).max(1.0 / cfg.max.as_secs_f64()),
+        };
+        let interval = interval_of(rate, cfg);
+        let next_at = state
+            .adaptive
+            .map_or(now, |a| a.next_at)
+            .max(now + interval);
+        state.adaptive = Some(Adaptive {
+            rate,
+            interval,
+            next_at,
+            lowered_at: now,
+        });
+        true
+    }
+
+    /// A host success: raises the rate additively, and lifts the pace once it is
+    /// four times the starting rate.
+    pub(super) fn succeeded(&self, cfg: AdaptiveConfig) {
+        let mut state = self.lock();
+        let Some(a) = state.adaptive.as_mut() else {
+            return;
+        };
+        let start = cfg.start.as_secs_f64();
+        a.rate += 1.0 / (16.0 * start);
+        if a.rate >= 4.0 / start {
+            state.adaptive = None;
+            return;
+        }
+        a.interval = interval_of(a.rate, cfg);
+    }
+
+    /// The interval between requests while the pace is lowered.
+    pub(super) fn interval(&self) -> Option<Duration> {
+        self.lock().adaptive.map(|a| a.interval)
+    }
+
+    /// Whether forgetting this host changes nothing: no hold running at `now` and
+    /// the pace not lowered. A host whose lock is taken counts as busy.
+    pub(super) fn is_idle(&self, now: Instant) -> bool {
+        self.state
+            .try_lock()
+            .is_ok_and(|s| s.hold_until.is_none_or(|t| t <= now) && s.adaptive.is_none())
+    }
+}
+
+/// `1 / rate` as a duration, within `[start / 4, max]` whatever the float says.
+fn interval_of(rate: f64, cfg: AdaptiveConfig) -> Duration {
+    Duration::try_from_secs_f64(1.0 / rate)
+        .unwrap_or(cfg.max)
+        .max(cfg.start / 4)
+        .min(cfg.max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use resile_policy::Clock;
+
+    const MS: Duration = Duration::from_millis(1);
+    const CFG: AdaptiveConfig = AdaptiveConfig {
+        start: Duration::from_millis(250),
+        max: Duration::from_secs(4),
+    };
+
+    fn t0() -> Instant {
+        resile_policy::ManualClock::new().now()
+    }
+
+    #[test]
+    fn holds_keep_the_later_end_and_expire() {
+        let t0 = t0();
+        let h = HostPace::default();
+        assert!(h.hold(t0 + 3 * 1000 * MS));
+        assert!(
+            !h.hold(t0 + 1000 * MS),
+            "an earlier end does not shorten it"
+        );
+        assert!(h.hold(t0 + 5000 * MS), "a later one extends it");
+        assert_eq!(h.held_until(t0), Some(t0 + 5000 * MS));
+        assert!(!h.is_idle(t0));
+        assert_eq!(h.held_until(t0 + 5000 * MS), None, "ends at its instant");
+        assert!(h.is_idle(t0 + 5000 * MS));
+    }
+
+    #[test]
+    fn without_a_lowered_pace_nothing_waits() {
+        let h = HostPace::default();
+        assert_eq!(h.reserve(t0(), None), Ok(Duration::ZERO));
+        assert_eq!(h.interval(), None);
+    }
+
+    #[test]
+    fn a_throttle_spaces_the_following_requests() {
+        let t0 = t0();
+        let h = HostPace::default();
+        assert!(h.throttled(CFG, t0, t0));
+        assert_eq!(h.interval(), Some(250 * MS));
+        // Three requests arriving together leave 250 ms apart, starting 250 ms on.
+        let waits: Vec<_> = (0..3).map(|_| h.reserve(t0, None).unwrap()).collect();
+        assert_eq!(waits, [250 * MS, 500 * MS, 750 * MS]);
+        // A deadline before the slot: refused, nothing reserved.
+        assert_eq!(h.reserve(t0, Some(t0 + 900 * MS)), Err(1000 * MS));
+        assert_eq!(h.reserve(t0, None), Ok(1000 * MS));
+    }
+
+    #[test]
+    fn only_requests_sent_after_the_last_lowering_lower_it_again() {
+        let t0 = t0();
+        let h = HostPace::default();
+        assert!(h.throttled(CFG, t0, t0 + MS));
+        // Two more 429s to requests that were in flight together: no further change.
+        assert!(!h.throttled(CFG, t0, t0 + 2 * MS));
+        assert!(!h.throttled(CFG, t0, t0 + 3 * MS));
+        assert_eq!(h.interval(), Some(250 * MS));
+        // A request sent after the lowering is throttled too: halve the rate again.
+        assert!(h.throttled(CFG, t0 + 10 * MS, t0 + 20 * MS));
+        assert_eq!(h.interval(), Some(500 * MS));
+        for n in 0..10 {
+            let at = t0 + (100 + n) * 1000 * MS;
+            h.throttled(CFG, at, at);
+        }
+        assert_eq!(h.interval(), Some(CFG.max), "capped");
+    }
+
+    #[test]
+    fn successes_raise_the_rate_additively_until_the_pace_lifts() {
+        let t0 = t0();
+        let h = HostPace::default();
+        h.throttled(CFG, t0, t0);
+        h.throttled(CFG, t0 + MS, t0 + MS); // 2 req/s
+        assert_eq!(h.interval(), Some(500 * MS));
+        h.succeeded(CFG); // + 0.25 req/s
+        assert_eq!(h.interval(), Some(Duration::from_secs(4) / 9)); // 1 / 2.25 s
+        // From 2.25 to 16 req/s in steps of 0.25: 55 more successes lift it.
+        for _ in 0..54 {
+            h.succeeded(CFG);
+        }
+        assert!(h.interval().is_some());
+        assert!(!h.is_idle(t0));
+        h.succeeded(CFG);
+        assert_eq!(h.interval(), None);
+        assert!(h.is_idle(t0));
+        assert_eq!(h.reserve(t0, None), Ok(Duration::ZERO));
+    }
+}

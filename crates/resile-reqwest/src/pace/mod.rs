@@ -1,0 +1,307 @@
+//! Pacing: a per-host quota, the host's own `Retry-After` shared by every request to
+//! it, and a pace that slows down when the host throttles without saying for how long.
+//!
+//! # Why share the hold
+//!
+//! When a host answers 429 (or 503) with `Retry-After: 3`, it has said something
+//! about *itself*, not about the one request that got the answer. A retry layer that
+//! only honours the hint for the request that received it lets every other request
+//! in the process discover the limit again, each one paying an attempt (and, on the
+//! "API calls" billing model, money) and feeding the throttling. So this layer
+//! records a hold per host, and a request that arrives while it runs waits for its
+//! end before it is sent, or fails fast with [`Error::is_host_held`] when the end
+//! lies past its [`Deadline`].
+//!
+//! Only host-scoped outcomes count. A 429 on `/v2/endpoints/{id}/…` means *that
+//! device's* queue is full, and a 503 on a device route means one device is
+//! unreachable; neither slows the host (spec §4.4, §7).
+//!
+//! # Why an adaptive pace
+//!
+//! No public source documents the API's rate limit, and a 429 often comes without a
+//! hint (spec §7). Such a 429 lowers the host's pace: the first one spaces requests
+//! 250 ms apart (4 per second, the vendor's own bridge's pace), each further one
+//! halves the rate, and each success raises it a little, until it is lifted. This is
+//! additive-increase / multiplicative-decrease, as TCP does, and 429s to requests
+//! that were already in flight when the pace was lowered do not lower it again.
+
+mod builder;
+mod host;
+mod quota;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+use resile_policy::{Classification, Classify, Clock, HostSignal, Reason, Registry, Scope};
+
+pub use builder::PacingBuilder;
+
+use crate::ext::Deadline;
+use crate::parts::{authority, run_and_observe};
+use crate::{Error, TokioClock, telemetry};
+use host::{AdaptiveConfig, HostPace};
+use quota::HostQuota;
+
+/// Paces the requests to each host: an optional quota, the host's `Retry-After`
+/// holds, and an adaptive pace after unhinted 429s.
+///
+/// Before each attempt it waits, on the tokio timer, for (1) a running hold on the
+/// host, (2) a cell of the host's quota, (3) the host's adaptive slot, and checks the
+/// hold once more. After the attempt it reads the classification (via the layer's
+/// own classifier, or the verdict of a layer further in):
+///
+/// | outcome (host scope) | effect |
+/// |---|---|
+/// | 429 or 503 with `Retry-After` | hold the host until now + hint (clamped), the later end wins |
+/// | 429 without a hint | lower the host's pace |
+/// | success | raise a lowered pace |
+/// | anything device-scoped | nothing |
+///
+/// A wait never runs past the request's [`Deadline`]: a hold ending at or after it
+/// fails with [`Error::is_host_held`] (carrying the time left), a quota or pace slot
+/// after it with [`Error::is_deadline_exceeded`], both at once and without sending.
+///
+/// # Defaults
+///
+/// | setting | value |
+/// |---|---|
+/// | quota | none: no public source gives the API's rate (spec §7); 4/s is the vendor's bulk pace |
+/// | hold clamp | 60 s, as the retry layer's `Retry-After` clamp |
+/// | longest hold wait | 60 s, so a clamped hold is always waited out within the deadline |
+/// | adaptive pace | on: 250 ms after the first unhinted 429, rate halved per further one down to one per 4 s, +0.25/s per success, lifted at 16/s |
+/// | hosts tracked | 1024 holds and paces, least recently used evicted (running holds kept first) |
+///
+/// # Note
+///
+/// Place it innermost (Retry → Auth → Breaker → DeviceGate → Pacing), so that every
+/// attempt, retries included, is paced and observed. It does not see the retry
+/// layer's configured deadline, only a [`Deadline`] extension on the request.
+/// Waiting requests are not queued in order: when a hold ends they all leave
+/// together unless a quota spaces them.
+///
+/// State is bounded: holds and paces live in a [`Registry`] of at most
+/// [`max_hosts`](PacingBuilder::max_hosts) hosts; the quota's keyed governor store
+/// drops, every 256 checks, the hosts whose budget has refilled (which forgets
+/// nothing), so it holds about the hosts used within one burst period.
+#[derive(Debug)]
+pub struct PacingMiddleware {
+    quota: Option<HostQuota>,
+    hosts: Registry<String, HostPace>,
+    max_hold: Duration,
+    max_hold_wait: Duration,
+    adaptive: Option<AdaptiveConfig>,
+    classifier: Arc<dyn Classify>,
+    body_limit: usize,
+    holds: AtomicU64,
+    slowdowns: AtomicU64,
+    waited_ns: AtomicU64,
+}
+
+impl PacingMiddleware {
+    /// A builder with the documented defaults.
+    pub fn builder() -> PacingBuilder {
+        PacingBuilder::default()
+    }
+
+    /// Pacing with every default: holds and the adaptive pace, no quota.
+    pub fn new() -> Self {
+        PacingBuilder::default()
+            .build()
+            .expect("the defaults are valid")
+    }
+
+    /// How many times a `Retry-After` set or extended a host's hold.
+    pub fn holds(&self) -> u64 {
+        self.holds.load(Ordering::Relaxed)
+    }
+
+    /// How many times an unhinted 429 lowered a host's pace.
+    pub fn slowdowns(&self) -> u64 {
+        self.slowdowns.load(Ordering::Relaxed)
+    }
+
+    /// The total time requests spent waiting in this layer (holds, quota, pace).
+    pub fn waited(&self) -> Duration {
+        Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed))
+    }
+
+    /// How long the hold on `host` (`host[:port]`) still runs, if any.
+    pub fn hold_remaining(&self, host: &str) -> Option<Duration> {
+        let now = TokioClock.now();
+        let until = self.hosts.get(host)?.held_until(now)?;
+        Some(until - now)
+    }
+
+    /// The interval between requests to `host` while its pace is lowered.
+    pub fn pace_interval(&self, host: &str) -> Option<Duration> {
+        self.hosts.get(host)?.interval()
+    }
+
+    async fn sleep_counted(&self, wait: Duration) {
+        TokioClock.sleep(wait).await;
+        let nanos = u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX);
+        self.waited_ns.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Waits for the host's hold, quota and pace, in that order; then once more for
+    /// a hold that began meanwhile.
+    async fn wait_turn(&self, host: &String, deadline: Option<Instant>) -> Result<(), Error> {
+        let mut paced = false;
+        loop {
+            let now = TokioClock.now();
+            if let Some(until) = self.hosts.get(host).and_then(|h| h.held_until(now)) {
+                let left = until - now;
+                if deadline.is_some_and(|d| until >= d) || left > self.max_hold_wait {
+                    telemetry::rejected(host, "host_held");
+                    return Err(Error::host_held(host.as_str(), left));
+                }
+                tracing::debug!(target: "resile::pace", host = %host, wait_ms = left.as_millis() as u64, "waiting for the host's Retry-After hold");
+                self.sleep_counted(left).await;
+                continue;
+            }
+            if paced {
+                return Ok(());
+            }
+            paced = true;
+            if let Some(quota) = &self.quota {
+                while let Err(wait) = quota.check(host) {
+                    let wait = wait.max(Duration::from_millis(1));
+                    self.check_deadline(host, wait, deadline)?;
+                    self.sleep_counted(wait).await;
+                }
+            }
+            if let Some(pace) = self.hosts.get(host) {
+                let now = TokioClock.now();
+                match pace.reserve(now, deadline) {
+                    Ok(wait) => self.sleep_counted(wait).await,
+                    Err(_) => {
+                        telemetry::rejected(host, "pacing");
+                        return Err(Error::deadline_exceeded(host.as_str(), "pacing"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_deadline(
+        &self,
+        host: &str,
+        wait: Duration,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        if deadline.is_some_and(|d| TokioClock.now() + wait >= d) {
+            telemetry::rejected(host, "pacing");
+            return Err(Error::deadline_exceeded(host, "pacing"));
+        }
+        Ok(())
+    }
+
+    /// Learns from one attempt's classification.
+    fn observe(&self, host: &String, c: Classification, sent: Instant) {
+        let now = TokioClock.now();
+        let held = c.scope() == Scope::Host
+            && matches!(c.reason(), Some(Reason::Throttled | Reason::Unavailable));
+        match (c.host_signal(), c.retry_after()) {
+            (_, Some(hint)) if held => {
+                let until = now + hint.min(self.max_hold);
+                let pace = self.hosts.get_or_insert_with(host, HostPace::default);
+                if pace.hold(until) {
+                    self.holds.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(target: "resile::pace", host = %host, hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
+                }
+            }
+            (HostSignal::Throttled, None) => {
+                let Some(cfg) = self.adaptive else { return };
+                let pace = self.hosts.get_or_insert_with(host, HostPace::default);
+                if pace.throttled(cfg, sent, now) {
+                    self.slowdowns.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429 without Retry-After: lowering the pace");
+                }
+            }
+            (HostSignal::Success, _) => {
+                if let (Some(cfg), Some(pace)) = (self.adaptive, self.hosts.get(host)) {
+                    pace.succeeded(cfg);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Default for PacingMiddleware {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The registry's idle test: no running hold, no lowered pace.
+fn idle(pace: &HostPace) -> bool {
+    pace.is_idle(TokioClock.now())
+}
+
+#[async_trait::async_trait]
+impl Middleware for PacingMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        ext: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let host = authority(req.url());
+        let deadline = ext.get::<Deadline>().map(|d| d.0);
+        self.wait_turn(&host, deadline).await?;
+        let sent = TokioClock.now();
+        let (result, seen) =
+            run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;
+        if let Some(seen) = seen {
+            self.observe(&host, seen.classification, sent);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use resile_policy::Class;
+
+    use super::*;
+
+    const HINT: Option<Duration> = Some(Duration::from_secs(5));
+
+    #[tokio::test(start_paused = true)]
+    async fn only_host_scoped_throttling_and_outages_hold() {
+        let pacing = PacingMiddleware::new();
+        let host = "api.example.com".to_string();
+        let sent = TokioClock.now();
+        let seen = |scope, reason| Classification::new(Class::Retryable, scope, Some(reason));
+        // Even a custom classifier's device-scoped "throttled" never holds the host.
+        pacing.observe(
+            &host,
+            seen(Scope::Device, Reason::Throttled).with_retry_after(HINT),
+            sent,
+        );
+        pacing.observe(
+            &host,
+            seen(Scope::Host, Reason::ServerError).with_retry_after(HINT),
+            sent,
+        );
+        pacing.observe(
+            &host,
+            seen(Scope::Host, Reason::Gateway).with_retry_after(HINT),
+            sent,
+        );
+        assert_eq!(pacing.holds(), 0);
+        assert_eq!(pacing.hold_remaining(&host), None);
+        pacing.observe(
+            &host,
+            seen(Scope::Host, Reason::Unavailable).with_retry_after(HINT),
+            sent,
+        );
+        assert_eq!(pacing.hold_remaining(&host), HINT);
+        assert_eq!((pacing.holds(), pacing.slowdowns()), (1, 0));
+    }
+}
