@@ -98,6 +98,29 @@ impl RetryMiddleware {
             .get::<Deadline>()
             .map(|d| d.0)
             .or_else(|| self.deadline.map(|d| start + d));
+        // Inner layers (auth, device gate, pacing) wait too: show them the deadline.
+        let published = match (ext.get::<Deadline>(), deadline) {
+            (None, Some(d)) => {
+                ext.insert(Deadline(d));
+                true
+            }
+            _ => false,
+        };
+        let result = self.attempts(req, ext, next, deadline).await;
+        if published {
+            ext.remove::<Deadline>();
+        }
+        result
+    }
+
+    async fn attempts(
+        &self,
+        req: Request,
+        ext: &mut Extensions,
+        next: Next<'_>,
+        deadline: Option<Instant>,
+    ) -> reqwest_middleware::Result<Response> {
+        let clock = TokioClock;
         let host = authority(req.url());
         let method = req.method().clone();
         let idempotency_key = req.headers().contains_key("idempotency-key");
