@@ -2,8 +2,10 @@
 //! device-fleet demo and the fault simulator.
 
 mod classify;
+mod demo;
 mod explain;
 mod output;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -23,15 +25,20 @@ enum Command {
     Classify(classify::Args),
     /// Print the whole action table: status and body → class, scope, reason, action.
     Explain(explain::Args),
-    /// Run the device-fleet demo (prints the action table until the simulator lands).
-    Demo(explain::Args),
+    /// Run the device-fleet demo: bare reqwest, reqwest-retry and resile side by side
+    /// against the embedded fault simulator.
+    Demo(demo::Args),
+    /// Run the fault-injecting Device Management simulator until Ctrl-C.
+    Sim(sim::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classify(args) => classify::run(&args),
-        Command::Explain(args) | Command::Demo(args) => explain::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Sim(args) => sim::run(&args),
     };
     match result {
         Ok(code) => code,
