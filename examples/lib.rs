@@ -1,0 +1,3 @@
+//! Nothing here: the package exists for its examples (`cargo run -p
+//! resile-examples --example classify_only`, ...), each of which runs against the
+//! embedded simulator and needs no network.
