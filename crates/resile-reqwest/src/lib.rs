@@ -1,6 +1,7 @@
 //! reqwest-middleware adapters that act on [`resile_policy`] decisions.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod auth;
 mod clock;
 mod error;
 mod ext;
@@ -10,6 +11,10 @@ mod retry;
 mod seed;
 mod telemetry;
 
+pub use auth::{
+    AuthBuilder, AuthMiddleware, BoxError, EnvToken, FileToken, FnSource, RefreshEvent,
+    RefreshFailure, RefreshTrigger, StaticToken, Token, TokenSource,
+};
 pub use clock::TokioClock;
 pub use error::Error;
 pub use ext::{Attempts, Deadline, FinalClassification};
