@@ -3,4 +3,6 @@
 //! Rules run against the scripted terminal in paused tokio time; socket-level
 //! behaviour runs against real loopback servers in real time.
 
+mod breaker;
+mod device_gate;
 mod retry;

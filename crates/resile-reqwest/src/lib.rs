@@ -1,7 +1,9 @@
 //! reqwest-middleware adapters that act on [`resile_policy`] decisions.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod breaker;
 mod clock;
+mod device_gate;
 mod error;
 mod ext;
 mod parts;
@@ -9,7 +11,9 @@ mod retry;
 mod seed;
 mod telemetry;
 
+pub use breaker::{BreakerMiddleware, BreakerMiddlewareBuilder};
 pub use clock::TokioClock;
+pub use device_gate::{DeviceGateBuilder, DeviceGateMiddleware};
 pub use error::Error;
 pub use ext::{Attempts, Deadline, FinalClassification};
 pub use retry::{RetryBuilder, RetryMiddleware};
