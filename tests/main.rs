@@ -4,5 +4,7 @@
 //! behaviour runs against real loopback servers in real time.
 
 mod auth;
+mod breaker;
+mod device_gate;
 mod pace;
 mod retry;

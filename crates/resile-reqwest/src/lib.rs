@@ -2,7 +2,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+mod breaker;
 mod clock;
+mod device_gate;
 mod error;
 mod ext;
 mod pace;
@@ -15,7 +17,9 @@ pub use auth::{
     AuthBuilder, AuthMiddleware, BoxError, EnvToken, FileToken, FnSource, RefreshEvent,
     RefreshFailure, RefreshTrigger, StaticToken, Token, TokenSource,
 };
+pub use breaker::{BreakerMiddleware, BreakerMiddlewareBuilder};
 pub use clock::TokioClock;
+pub use device_gate::{DeviceGateBuilder, DeviceGateMiddleware};
 pub use error::Error;
 pub use ext::{Attempts, Deadline, FinalClassification};
 pub use pace::{PacingBuilder, PacingMiddleware};

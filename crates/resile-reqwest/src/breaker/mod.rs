@@ -1,0 +1,329 @@
+//! [`BreakerMiddleware`]: one circuit breaker per host, fed only by host trouble.
+
+mod builder;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+use resile_policy::breaker::{Feedback, Permit, State, Transition};
+use resile_policy::{
+    BreakerConfig, CircuitBreaker, Classify, Clock, DefaultRng, HostSignal, Registry,
+};
+
+pub use builder::BreakerMiddlewareBuilder;
+
+use crate::parts::{authority, run_and_observe};
+use crate::{Error, TokioClock, telemetry};
+
+/// Called with the host and every breaker transition.
+pub(crate) type Hook = Arc<dyn Fn(&str, &Transition) + Send + Sync>;
+
+/// A circuit breaker per host: stop sending to a host that is down, fail fast while
+/// it is, and probe to find out when it is back.
+///
+/// One [`CircuitBreaker`] per host (`host[:port]`), kept in a bounded
+/// [`Registry`]. Each attempt asks the host's breaker first; an open breaker answers
+/// with [`Error::circuit_open`] at once, and the rest of the chain (pacing, the
+/// network) never sees the request. An admitted attempt runs, is classified once (or
+/// reuses an inner layer's verdict) and its [`HostSignal`] is fed back:
+///
+/// | classification | feedback |
+/// |---|---|
+/// | 5xx server, gateway or unavailable on a host route; transport failure | failure |
+/// | success; request-scoped fix-request, re-auth or fatal answer | success |
+/// | 429 (pacing), 408 and 424 (retried, not counted) | ignored |
+/// | anything device-scoped (a sleeping device's 502, `QUEUE_IS_FULL`) | ignored |
+/// | an error this layer did not classify (another middleware's) | ignored |
+///
+/// # Why device outcomes are ignored
+///
+/// In a large fleet some devices always sleep, and their 502/503/504 on a device
+/// route are routine. A host breaker fed with them would open and cut off every
+/// healthy device and every other route. Device trouble goes to the
+/// [`DeviceGateMiddleware`](crate::DeviceGateMiddleware) instead.
+///
+/// # Defaults and why
+///
+/// The policy's own default trips on 5 failures in a row. At a 20 % independent
+/// failure rate a given call starts such a run with probability 0.8 × 0.2⁵ ≈ 2.6e-4,
+/// about once every 3 900 calls: a healthy but flaky host would be cut off for 5 s
+/// several times an hour. This adapter starts from [`config_builder`]:
+///
+/// | setting | value | why |
+/// |---|---|---|
+/// | consecutive failures | 10 | 0.8 × 0.2¹⁰ ≈ 8e-8: one spurious trip per ~12 million calls at 20 % flakiness; a full 500/503 storm still opens after 10 attempts (two requests with 5 attempts each) |
+/// | failure ratio | 0.5 | a host failing half its calls is better left alone |
+/// | minimum calls | 40 in the window | with 20 calls, P(≥ 10 of 20 fail at 20 %) = 2.6e-3, and a client doing ~2 calls/s tripped about once per 2 000 calls in simulation; with 40, P(≥ 20 of 40) = 2.2e-5, and the worst rate (~4 calls/s) tripped ~2.5 times per million calls |
+/// | window | 10 s | long enough to smooth bursts, short enough to forget |
+/// | open for | 5 s, doubling per failed probe up to 60 s, ±10 % jitter | a dead host sees one probe a minute |
+/// | probes | 1, declared lost after 10 s | |
+/// | hosts tracked | 1024, idle breakers evicted first | |
+///
+/// Each host's breaker draws its jitter from its own seed (the host name mixed
+/// with a base seed), so clients and hosts that tripped together do not probe in
+/// lockstep; set [`seed`](BreakerMiddlewareBuilder::seed) for reproducible tests.
+///
+/// # Note
+///
+/// Put it inside the [`RetryMiddleware`](crate::RetryMiddleware): every attempt,
+/// retries included, then asks the breaker, and an open circuit ends the retries
+/// (its error is not classified, so it is returned as is). A request cancelled
+/// mid-flight hands its probe slot back without a verdict.
+///
+/// [`config_builder`]: BreakerMiddleware::config_builder
+///
+/// # Example
+///
+/// ```
+/// use resile_reqwest::BreakerMiddleware;
+///
+/// let breaker = BreakerMiddleware::builder()
+///     .on_transition(|host, t| eprintln!("{host}: {} -> {}", t.from, t.to))
+///     .build()?;
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(breaker)
+///     .build();
+/// # drop(client);
+/// # Ok::<(), resile_policy::ConfigError>(())
+/// ```
+pub struct BreakerMiddleware {
+    breakers: Registry<String, CircuitBreaker>,
+    config: BreakerConfig,
+    classifier: Arc<dyn Classify>,
+    body_limit: usize,
+    base_seed: u64,
+    hook: Option<Hook>,
+    opens: AtomicU64,
+}
+
+impl BreakerMiddleware {
+    /// A builder with the documented defaults.
+    pub fn builder() -> BreakerMiddlewareBuilder {
+        BreakerMiddlewareBuilder::default()
+    }
+
+    /// The policy's breaker builder preloaded with this adapter's defaults (see the
+    /// [table](Self#defaults-and-why)): change what you need, then pass its
+    /// `config()` to [`BreakerMiddlewareBuilder::config`].
+    pub const fn config_builder() -> resile_policy::breaker::BreakerBuilder {
+        CircuitBreaker::builder()
+            .consecutive_failures(10)
+            .failure_ratio(0.5)
+            .minimum_calls(40)
+            .window(Duration::from_secs(10))
+            .open_for(Duration::from_secs(5))
+            .max_open_for(Duration::from_secs(60))
+            .jitter(0.1)
+            .probes(1)
+            .probe_timeout(Duration::from_secs(10))
+    }
+
+    /// The configuration every host's breaker is built with.
+    pub const fn config(&self) -> &BreakerConfig {
+        &self.config
+    }
+
+    /// The state of `host`'s breaker (`host[:port]`, as in the URL), or `None` if
+    /// the host is not tracked (never seen, or evicted while idle).
+    pub fn state(&self, host: &str) -> Option<State> {
+        let now = TokioClock.now();
+        self.breakers.get(host).map(|b| b.state(now))
+    }
+
+    /// Transitions to Open so far, over every host (trips, failed probes and
+    /// isolations).
+    pub fn opens(&self) -> u64 {
+        self.opens.load(Ordering::Relaxed)
+    }
+
+    /// Hosts with a breaker now (at most `max_hosts`).
+    pub fn tracked_hosts(&self) -> usize {
+        self.breakers.len()
+    }
+
+    /// Forces `host`'s breaker open until [`reset`](Self::reset), tracking the host
+    /// if needed. Returns the transition (also reported as usual), or `None` if it
+    /// was already isolated.
+    pub fn isolate(&self, host: &str) -> Option<Transition> {
+        let t = self.breaker_for(host).isolate(TokioClock.now());
+        if let Some(t) = &t {
+            self.report(host, t);
+        }
+        t
+    }
+
+    /// Forces `host`'s breaker closed with fresh counts. Returns the transition
+    /// (also reported as usual), or `None` if it was closed or not tracked.
+    pub fn reset(&self, host: &str) -> Option<Transition> {
+        let t = self.breakers.get(host)?.reset(TokioClock.now());
+        if let Some(t) = &t {
+            self.report(host, t);
+        }
+        t
+    }
+
+    fn breaker_for(&self, host: &str) -> Arc<CircuitBreaker> {
+        if let Some(b) = self.breakers.get(host) {
+            return b;
+        }
+        let seed = host_seed(self.base_seed, host);
+        self.breakers.get_or_insert_with(&host.to_owned(), || {
+            CircuitBreaker::with_rng(self.config, DefaultRng::new(seed))
+        })
+    }
+
+    /// Logs, counts and hands `t` to the hook: the one place transitions go.
+    fn report(&self, host: &str, t: &Transition) {
+        let open_for_ms = t.open_for.map(|d| d.as_millis() as u64);
+        if t.to == State::Open {
+            self.opens.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(target: "resile::breaker", host, from = t.from.as_str(), to = t.to.as_str(), cause = ?t.cause, open_for_ms, "circuit opened");
+        } else {
+            tracing::info!(target: "resile::breaker", host, from = t.from.as_str(), to = t.to.as_str(), cause = ?t.cause, open_for_ms, "circuit state changed");
+        }
+        telemetry::breaker(host, t.to.as_str());
+        if let Some(hook) = &self.hook {
+            hook(host, t);
+        }
+    }
+}
+
+impl std::fmt::Debug for BreakerMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakerMiddleware")
+            .field("breakers", &self.breakers)
+            .field("config", &self.config)
+            .field("classifier", &self.classifier)
+            .field("body_limit", &self.body_limit)
+            .field("hook", &self.hook.as_ref().map(|_| "Fn"))
+            .field("opens", &self.opens())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an outcome tells the host's breaker (spec §4.4).
+const fn feedback(signal: HostSignal) -> Feedback {
+    match signal {
+        HostSignal::Failure => Feedback::Failure,
+        HostSignal::Success => Feedback::Success,
+        _ => Feedback::Ignore,
+    }
+}
+
+/// A distinct, deterministic seed per host: FNV-1a of the name, mixed with `base`
+/// by SplitMix64.
+fn host_seed(base: u64, host: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in host.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut z = base ^ h;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// An admitted attempt's permit; dropped unreported (the request was cancelled), it
+/// is recorded as [`Feedback::Ignore`] so a half-open probe slot frees at once.
+struct Pending<'a> {
+    breaker: &'a CircuitBreaker,
+    permit: Option<Permit>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            // `Ignore` never changes state, so there is no transition to report.
+            let _ = self
+                .breaker
+                .record(permit, Feedback::Ignore, Duration::ZERO, TokioClock.now());
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for BreakerMiddleware {
+    async fn handle(
+        &self,
+        req: Request,
+        ext: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let clock = TokioClock;
+        let host = authority(req.url());
+        let breaker = self.breaker_for(&host);
+        let start = clock.now();
+        let permit = match breaker.try_acquire(start) {
+            Ok(permit) => permit,
+            Err(open) => {
+                let retry_after = open.retry_after(start);
+                tracing::debug!(target: "resile::breaker", host, retry_after_ms = retry_after.as_millis() as u64, isolated = open.is_isolated(), "circuit open: failing fast");
+                telemetry::rejected(&host, "circuit_open");
+                return Err(Error::circuit_open(host, retry_after, open.is_isolated()).into());
+            }
+        };
+        if let Some(t) = permit.transition() {
+            self.report(&host, &t);
+        }
+        let mut pending = Pending {
+            breaker: &breaker,
+            permit: Some(permit),
+        };
+        let (result, seen) =
+            run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;
+        let feedback = seen.as_ref().map_or(Feedback::Ignore, |s| {
+            feedback(s.classification.host_signal())
+        });
+        let now = clock.now();
+        if let Some(permit) = pending.permit.take() {
+            let latency = now.saturating_duration_since(start);
+            if let Some(t) = breaker.record(permit, feedback, latency, now) {
+                self.report(&host, &t);
+            }
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_seeds_differ_per_host_and_repeat_per_base() {
+        assert_ne!(host_seed(1, "a.example.com"), host_seed(1, "b.example.com"));
+        assert_ne!(host_seed(1, "a.example.com"), host_seed(2, "a.example.com"));
+        assert_eq!(host_seed(1, "a.example.com"), host_seed(1, "a.example.com"));
+    }
+
+    #[test]
+    fn only_host_failures_and_successes_are_judged() {
+        assert_eq!(feedback(HostSignal::Failure), Feedback::Failure);
+        assert_eq!(feedback(HostSignal::Success), Feedback::Success);
+        for s in [
+            HostSignal::Throttled,
+            HostSignal::Neutral,
+            HostSignal::Device,
+        ] {
+            assert_eq!(feedback(s), Feedback::Ignore);
+        }
+    }
+
+    #[test]
+    fn adapter_defaults_are_valid() {
+        let c = BreakerMiddleware::config_builder().config().unwrap();
+        assert_eq!(c.consecutive_failures(), 10);
+        assert_eq!(c.minimum_calls(), 40);
+    }
+
+    #[test]
+    fn middleware_is_send_sync_static() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<BreakerMiddleware>();
+    }
+}
