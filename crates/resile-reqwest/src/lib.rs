@@ -11,6 +11,7 @@ mod pace;
 mod parts;
 mod retry;
 mod seed;
+mod service;
 mod telemetry;
 
 pub use auth::{
@@ -24,3 +25,4 @@ pub use error::Error;
 pub use ext::{Attempts, Deadline, FinalClassification};
 pub use pace::{PacingBuilder, PacingMiddleware};
 pub use retry::{RetryBuilder, RetryMiddleware};
+pub use service::{Resilience, ResilienceBuilder, Service, ServiceBuilder};

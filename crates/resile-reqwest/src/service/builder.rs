@@ -1,0 +1,322 @@
+//! The builders behind [`Resilience`](super::Resilience).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use resile_policy::classify::Routes;
+use resile_policy::{BreakerConfig, Classify, ConfigError, DefaultClassifier, TokenPolicy};
+
+use super::{Resilience, Service};
+use crate::{
+    AuthMiddleware, BreakerMiddleware, DeviceGateBuilder, PacingBuilder, RefreshEvent,
+    RetryBuilder, TokenSource,
+};
+
+/// Collects services; [`build`](Self::build) checks every setting.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct ResilienceBuilder {
+    services: BTreeMap<String, ServiceBuilder>,
+}
+
+impl ResilienceBuilder {
+    /// Configures the service `name` (created with the defaults if new; a second
+    /// call for the same name continues from the first).
+    pub fn service(
+        mut self,
+        name: impl Into<String>,
+        configure: impl FnOnce(ServiceBuilder) -> ServiceBuilder,
+    ) -> Self {
+        let name = name.into();
+        let current = self.services.remove(&name).unwrap_or_default();
+        self.services.insert(name, configure(current));
+        self
+    }
+
+    /// Every service, or the first invalid setting, named
+    /// `service.<name>.<layer>.<field>`.
+    pub fn build(self) -> Result<Resilience, ConfigError> {
+        let mut services = BTreeMap::new();
+        for (name, b) in self.services {
+            let service = b
+                .build(&name)
+                .map_err(|e| e.within(&format!("service.{name}")))?;
+            services.insert(name, service);
+        }
+        Ok(Resilience { services })
+    }
+}
+
+type Hook = Arc<dyn Fn(&RefreshEvent) + Send + Sync>;
+
+/// One service's settings. Every layer starts from its documented defaults; the
+/// breaker, device gate and pacing are on, retry is on, auth is on once a token
+/// source is given.
+#[must_use]
+pub struct ServiceBuilder {
+    hosts: Vec<String>,
+    classifier: Option<Arc<dyn Classify>>,
+    routes: Option<Routes>,
+    body_limit: Option<usize>,
+    seed: Option<u64>,
+    retry: Option<RetryBuilder>,
+    source: Option<Arc<dyn TokenSource>>,
+    token_policy: Option<TokenPolicy>,
+    allow_loopback_http: bool,
+    on_refresh: Option<Hook>,
+    breaker: Option<BreakerConfig>,
+    device_gate: Option<DeviceGateBuilder>,
+    pacing: Option<PacingBuilder>,
+}
+
+impl Default for ServiceBuilder {
+    fn default() -> Self {
+        Self {
+            hosts: Vec::new(),
+            classifier: None,
+            routes: None,
+            body_limit: None,
+            seed: None,
+            retry: Some(RetryBuilder::default()),
+            source: None,
+            token_policy: None,
+            allow_loopback_http: false,
+            on_refresh: None,
+            breaker: Some(
+                BreakerMiddleware::config_builder()
+                    .config()
+                    .unwrap_or_default(),
+            ),
+            device_gate: Some(DeviceGateBuilder::default()),
+            pacing: Some(PacingBuilder::default()),
+        }
+    }
+}
+
+impl fmt::Debug for ServiceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceBuilder")
+            .field("hosts", &self.hosts)
+            .field("retry", &self.retry.is_some())
+            .field("auth", &self.source.is_some())
+            .field("breaker", &self.breaker)
+            .field("device_gate", &self.device_gate.is_some())
+            .field("pacing", &self.pacing.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceBuilder {
+    /// The hosts (`host` or `host:port`) this service talks to; the token goes to
+    /// these only.
+    pub fn hosts<I>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// One classifier for every layer (default: the spec's table). Layers share
+    /// verdicts per attempt, so they must agree.
+    pub fn classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
+        self.classifier = Some(classifier);
+        self
+    }
+
+    /// Device routes (a proxy prefix, extra patterns), for the default classifier
+    /// and the device gate.
+    pub fn routes(mut self, routes: Routes) -> Self {
+        self.routes = Some(routes);
+        self
+    }
+
+    /// The most bytes of an error body any layer reads (default 64 KiB).
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit);
+        self
+    }
+
+    /// Fixes every jitter sequence, for reproducible runs.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Retry settings (default on, [`RetryMiddleware`](crate::RetryMiddleware)'s
+    /// defaults).
+    pub fn retry(mut self, retry: RetryBuilder) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// No retry layer.
+    pub fn no_retry(mut self) -> Self {
+        self.retry = None;
+        self
+    }
+
+    /// The credential provider; turns the auth layer on.
+    pub fn auth(mut self, source: impl TokenSource) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// When to refresh the token (default [`TokenPolicy::default`]).
+    pub fn token_policy(mut self, policy: TokenPolicy) -> Self {
+        self.token_policy = Some(policy);
+        self
+    }
+
+    /// Allow the token over plain `http://` to loopback hosts (for a local
+    /// simulator; default no).
+    pub fn allow_loopback_http(mut self, allow: bool) -> Self {
+        self.allow_loopback_http = allow;
+        self
+    }
+
+    /// Called after every call to the token source.
+    pub fn on_refresh(mut self, hook: impl Fn(&RefreshEvent) + Send + Sync + 'static) -> Self {
+        self.on_refresh = Some(Arc::new(hook));
+        self
+    }
+
+    /// Breaker settings (default on, [`BreakerMiddleware`]'s defaults).
+    pub fn breaker(mut self, config: BreakerConfig) -> Self {
+        self.breaker = Some(config);
+        self
+    }
+
+    /// No circuit breaker.
+    pub fn no_breaker(mut self) -> Self {
+        self.breaker = None;
+        self
+    }
+
+    /// Device gate settings (default on).
+    pub fn device_gate(mut self, gate: DeviceGateBuilder) -> Self {
+        self.device_gate = Some(gate);
+        self
+    }
+
+    /// No device gate.
+    pub fn no_device_gate(mut self) -> Self {
+        self.device_gate = None;
+        self
+    }
+
+    /// Pacing settings (default on: `Retry-After` holds and adaptive pace, no quota).
+    pub fn pacing(mut self, pacing: PacingBuilder) -> Self {
+        self.pacing = Some(pacing);
+        self
+    }
+
+    /// No pacing layer.
+    pub fn no_pacing(mut self) -> Self {
+        self.pacing = None;
+        self
+    }
+
+    fn build(self, name: &str) -> Result<Service, ConfigError> {
+        let classifier: Arc<dyn Classify> = match (self.classifier, &self.routes) {
+            (Some(c), _) => c,
+            (None, Some(routes)) => Arc::new(DefaultClassifier::with_routes(routes.clone())),
+            (None, None) => Arc::new(DefaultClassifier::new()),
+        };
+        let limit = self.body_limit;
+        let seed = self.seed;
+        let retry = match self.retry {
+            Some(mut b) => {
+                b = b.classifier(classifier.clone());
+                if let Some(l) = limit {
+                    b = b.body_limit(l);
+                }
+                if let Some(s) = seed {
+                    b = b.seed(s);
+                }
+                Some(Arc::new(b.build()?))
+            }
+            None => None,
+        };
+        let auth = match self.source {
+            Some(source) => {
+                if self.hosts.is_empty() {
+                    return Err(ConfigError::new(
+                        "auth.hosts",
+                        "a service with a token source needs `hosts`: a token goes nowhere unless named",
+                    ));
+                }
+                let mut b = AuthMiddleware::builder(source)
+                    .hosts(&self.hosts)
+                    .allow_loopback_http(self.allow_loopback_http)
+                    .classifier(classifier.clone());
+                if let Some(p) = self.token_policy {
+                    b = b.policy(p);
+                }
+                if let Some(hook) = self.on_refresh {
+                    b = b.on_refresh(move |e| hook(e));
+                }
+                if let Some(l) = limit {
+                    b = b.body_limit(l);
+                }
+                if let Some(s) = seed {
+                    b = b.seed(s);
+                }
+                Some(Arc::new(b.build()?))
+            }
+            None => None,
+        };
+        let breaker = match self.breaker {
+            Some(config) => {
+                let mut b = BreakerMiddleware::builder()
+                    .config(config)
+                    .classifier(classifier.clone());
+                if let Some(l) = limit {
+                    b = b.body_limit(l);
+                }
+                if let Some(s) = seed {
+                    b = b.seed(s);
+                }
+                Some(Arc::new(b.build()?))
+            }
+            None => None,
+        };
+        let device_gate = match self.device_gate {
+            Some(mut b) => {
+                if let Some(routes) = self.routes {
+                    b = b.routes(routes);
+                }
+                b = b.classifier(classifier.clone());
+                if let Some(l) = limit {
+                    b = b.body_limit(l);
+                }
+                if let Some(s) = seed {
+                    b = b.seed(s);
+                }
+                Some(Arc::new(b.build()?))
+            }
+            None => None,
+        };
+        let pacing = match self.pacing {
+            Some(mut b) => {
+                b = b.classifier(classifier);
+                if let Some(l) = limit {
+                    b = b.body_limit(l);
+                }
+                Some(Arc::new(b.build()?))
+            }
+            None => None,
+        };
+        Ok(Service {
+            name: name.to_owned(),
+            hosts: self.hosts,
+            retry,
+            auth,
+            breaker,
+            device_gate,
+            pacing,
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! One builder for every layer, per service.
+
+mod builder;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
+
+use crate::{
+    AuthMiddleware, BreakerMiddleware, DeviceGateMiddleware, PacingMiddleware, RetryMiddleware,
+};
+
+pub use builder::{ResilienceBuilder, ServiceBuilder};
+
+/// Every configured service, each with its stack of layers.
+///
+/// ```
+/// use std::time::Duration;
+/// use resile_reqwest::{Resilience, RetryMiddleware, StaticToken};
+///
+/// let resilience = Resilience::builder()
+///     .service("device-management", |s| {
+///         s.hosts(["api.us-east-1.mbedcloud.com"])
+///             .retry(RetryMiddleware::builder().max_attempts(4))
+///             .auth(StaticToken::new("ak_..."))
+///     })
+///     .build()?;
+/// let client = resilience.client("device-management", reqwest::Client::new()).unwrap();
+/// # let _ = client;
+/// # Ok::<(), resile_policy::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct Resilience {
+    services: BTreeMap<String, Service>,
+}
+
+impl Resilience {
+    /// An empty builder.
+    pub fn builder() -> ResilienceBuilder {
+        ResilienceBuilder::default()
+    }
+
+    /// The service called `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.get(name)
+    }
+
+    /// The names of every service.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.services.keys().map(String::as_str)
+    }
+
+    /// A ready client for the service `name` over `http`.
+    pub fn client(&self, name: &str, http: reqwest::Client) -> Option<ClientWithMiddleware> {
+        self.service(name).map(|s| s.client(http))
+    }
+}
+
+/// One service's layers, built and shared: every client made from it shares the
+/// breakers, budgets, holds and token.
+///
+/// # Order
+///
+/// [`middlewares`](Self::middlewares) lists the layers outermost first:
+///
+/// 1. **retry** — loops over attempts; everything below runs once per attempt;
+/// 2. **auth** — each attempt carries the freshest token (and a 401 is refreshed and
+///    replayed once, inside one retry attempt);
+/// 3. **breaker** — each attempt asks the host's breaker, so a retry never reaches a
+///    host whose circuit opened meanwhile, and each attempt counts once;
+/// 4. **device gate** — per-device in-flight cap and holds;
+/// 5. **pacing** — quota and `Retry-After` holds, closest to the wire so every
+///    attempt that is really sent is paced, and none that is refused is.
+#[derive(Debug, Clone)]
+pub struct Service {
+    name: String,
+    hosts: Vec<String>,
+    retry: Option<Arc<RetryMiddleware>>,
+    auth: Option<Arc<AuthMiddleware>>,
+    breaker: Option<Arc<BreakerMiddleware>>,
+    device_gate: Option<Arc<DeviceGateMiddleware>>,
+    pacing: Option<Arc<PacingMiddleware>>,
+}
+
+impl Service {
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The hosts the service talks to (and the only ones that get its token).
+    pub fn hosts(&self) -> &[String] {
+        &self.hosts
+    }
+
+    /// The layers, outermost first (see [Order](Self#order)).
+    pub fn middlewares(&self) -> Vec<Arc<dyn Middleware>> {
+        let mut out: Vec<Arc<dyn Middleware>> = Vec::with_capacity(5);
+        if let Some(m) = &self.retry {
+            out.push(m.clone());
+        }
+        if let Some(m) = &self.auth {
+            out.push(m.clone());
+        }
+        if let Some(m) = &self.breaker {
+            out.push(m.clone());
+        }
+        if let Some(m) = &self.device_gate {
+            out.push(m.clone());
+        }
+        if let Some(m) = &self.pacing {
+            out.push(m.clone());
+        }
+        out
+    }
+
+    /// Adds the layers to a `reqwest_middleware` builder, outermost first; add your
+    /// own layers before (outside) or after (inside) as you need.
+    pub fn attach(&self, mut builder: ClientBuilder) -> ClientBuilder {
+        for m in self.middlewares() {
+            builder = builder.with_arc(m);
+        }
+        builder
+    }
+
+    /// A ready client over `http`.
+    pub fn client(&self, http: reqwest::Client) -> ClientWithMiddleware {
+        self.attach(ClientBuilder::new(http)).build()
+    }
+
+    /// The retry layer, if enabled.
+    pub fn retry(&self) -> Option<&RetryMiddleware> {
+        self.retry.as_deref()
+    }
+
+    /// The auth layer, if a token source was given.
+    pub fn auth(&self) -> Option<&AuthMiddleware> {
+        self.auth.as_deref()
+    }
+
+    /// The breaker layer, if enabled.
+    pub fn breaker(&self) -> Option<&BreakerMiddleware> {
+        self.breaker.as_deref()
+    }
+
+    /// The device gate, if enabled.
+    pub fn device_gate(&self) -> Option<&DeviceGateMiddleware> {
+        self.device_gate.as_deref()
+    }
+
+    /// The pacing layer, if enabled.
+    pub fn pacing(&self) -> Option<&PacingMiddleware> {
+        self.pacing.as_deref()
+    }
+}
