@@ -25,4 +25,8 @@ pub use error::Error;
 pub use ext::{Attempts, Deadline, FinalClassification};
 pub use pace::{PacingBuilder, PacingMiddleware};
 pub use retry::{RetryBuilder, RetryMiddleware};
-pub use service::{Resilience, ResilienceBuilder, Service, ServiceBuilder};
+pub use service::{
+    AuthConfig, BackoffConfig, BreakerConfigToml, BudgetConfig, ConfigDuration, DeviceGateConfig,
+    OptionalDuration, PacingConfig, Resilience, ResilienceBuilder, ResilienceConfig, RetryConfig,
+    RoutesConfig, Service, ServiceBuilder, ServiceConfig,
+};
