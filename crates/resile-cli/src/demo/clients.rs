@@ -1,12 +1,11 @@
 //! The three clients compared: bare reqwest, reqwest-retry and resile.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
-use resile_reqwest::{PacingMiddleware, RetryMiddleware};
+use resile_reqwest::{FnSource, Resilience, RetryMiddleware, Service, Token};
 
 /// A fresh reqwest client with the same settings for every contender.
 pub(crate) fn http(timeout: Duration) -> reqwest::Client {
@@ -31,28 +30,53 @@ pub(crate) fn reqwest_retry(timeout: Duration) -> ClientWithMiddleware {
         .build()
 }
 
-/// What the demo reads back from resile's layers.
-#[derive(Debug, Clone)]
-pub(crate) struct Probes {
-    #[allow(dead_code)] // read once the breaker layer reports opens
-    pub(crate) pacing: Arc<PacingMiddleware>,
-}
-
-/// resile's full stack for the device-management service.
+/// resile's full stack for the device-management service, its token from the
+/// simulator's token endpoint (the stand-in for a real credential provider).
 pub(crate) fn resile(
+    base: &str,
+    authority: &str,
     timeout: Duration,
     deadline: Duration,
     seed: u64,
-) -> anyhow::Result<(ClientWithMiddleware, Probes)> {
-    let retry = RetryMiddleware::builder()
-        .deadline(Some(deadline))
-        .attempt_timeout(Some(timeout))
-        .seed(seed)
+) -> anyhow::Result<(ClientWithMiddleware, Service)> {
+    let token_url = format!("{base}/__sim/token");
+    let tokens = reqwest::Client::new();
+    let source = FnSource::new(move || {
+        let (tokens, url) = (tokens.clone(), token_url.clone());
+        async move {
+            let v: serde_json::Value = tokens
+                .post(url)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            let secret = v["access_token"]
+                .as_str()
+                .ok_or("no access_token in the answer")?;
+            let mut token = Token::new(secret);
+            if let Some(secs) = v["expires_in"].as_u64() {
+                token = token.expires_in(Duration::from_secs(secs));
+            }
+            Ok(token)
+        }
+    });
+    let resilience = Resilience::builder()
+        .service("device-management", |s| {
+            s.hosts([authority])
+                .allow_loopback_http(true)
+                .auth(source)
+                .retry(
+                    RetryMiddleware::builder()
+                        .deadline(Some(deadline))
+                        .attempt_timeout(Some(timeout)),
+                )
+                .seed(seed)
+        })
         .build()?;
-    let pacing = Arc::new(PacingMiddleware::builder().build()?);
-    let client = ClientBuilder::new(http(timeout))
-        .with(retry)
-        .with_arc(pacing.clone())
-        .build();
-    Ok((client, Probes { pacing }))
+    let service = resilience
+        .service("device-management")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the service was just configured"))?;
+    Ok((service.client(http(timeout)), service))
 }

@@ -15,7 +15,7 @@ use resile_sim::{Scenario, Sim, SimHandle};
 use tokio::time::Instant;
 
 use crate::output;
-use report::{ClientReport, ServerSide};
+use report::{ClientReport, Layers, ServerSide};
 use workload::{Bearer, Plan};
 
 /// Arguments of `resile demo`.
@@ -102,7 +102,10 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{prefix:>14} {bar:40} {pos:>5} logical requests {msg}")
             .context("progress template")?;
 
-    let (resile_client, probes) = clients::resile(TIMEOUT, DEADLINE, args.seed)?;
+    let resile_base = sims[2].base_url();
+    let authority = sims[2].addr().to_string();
+    let (resile_client, service) =
+        clients::resile(&resile_base, &authority, TIMEOUT, DEADLINE, args.seed)?;
     let contenders = [
         (clients::bare(TIMEOUT), false),
         (clients::reqwest_retry(TIMEOUT), false),
@@ -148,10 +151,13 @@ async fn demo(args: &Args) -> anyhow::Result<ExitCode> {
             tokens_issued: s.tokens_issued,
             unauthorized: s.status_count(401),
         };
-        let opens = (*name == "resile").then_some(0);
-        reports.push(ClientReport::new(name, &done, server, opens, wall));
+        let layers = (*name == "resile").then(|| Layers {
+            breaker_opens: service.breaker().map_or(0, |b| b.opens()),
+            device_holds: service.device_gate().map_or(0, |g| g.holds()),
+            host_holds: service.pacing().map_or(0, |p| p.holds()),
+        });
+        reports.push(ClientReport::new(name, &done, server, layers, wall));
     }
-    let _ = probes;
     for sim in sims {
         sim.shutdown().await;
     }

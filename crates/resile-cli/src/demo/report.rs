@@ -20,10 +20,20 @@ pub(crate) struct ClientReport {
     pub(crate) token_refreshes: u64,
     pub(crate) unauthorized: u64,
     pub(crate) breaker_opens: Option<u64>,
+    pub(crate) device_holds: Option<u64>,
+    pub(crate) host_holds: Option<u64>,
     pub(crate) p50_ms: f64,
     pub(crate) p99_ms: f64,
     pub(crate) max_ms: f64,
     pub(crate) wall_ms: f64,
+}
+
+/// What resile's own layers counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layers {
+    pub(crate) breaker_opens: u64,
+    pub(crate) device_holds: u64,
+    pub(crate) host_holds: u64,
 }
 
 /// Server-side counts for one client's run.
@@ -41,7 +51,7 @@ impl ClientReport {
         client: &'static str,
         done: &[Done],
         server: ServerSide,
-        breaker_opens: Option<u64>,
+        layers: Option<Layers>,
         wall: Duration,
     ) -> Self {
         let mut lat: Vec<f64> = done.iter().map(|d| d.latency.as_secs_f64() * 1e3).collect();
@@ -66,7 +76,9 @@ impl ClientReport {
             duplicate_executions: server.duplicates,
             token_refreshes: server.tokens_issued.saturating_sub(1),
             unauthorized: server.unauthorized,
-            breaker_opens,
+            breaker_opens: layers.map(|l| l.breaker_opens),
+            device_holds: layers.map(|l| l.device_holds),
+            host_holds: layers.map(|l| l.host_holds),
             p50_ms: pct(0.5),
             p99_ms: pct(0.99),
             max_ms: lat.last().copied().unwrap_or(0.0),

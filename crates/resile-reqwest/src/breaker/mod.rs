@@ -50,7 +50,7 @@ pub(crate) type Hook = Arc<dyn Fn(&str, &Transition) + Send + Sync>;
 ///
 /// The policy's own default trips on 5 failures in a row. At a 20 % independent
 /// failure rate a given call starts such a run with probability 0.8 × 0.2⁵ ≈ 2.6e-4,
-/// about once every 3 900 calls: a healthy but flaky host would be cut off for 5 s
+/// about once every 3 900 calls: a healthy but flaky host would be cut off for seconds
 /// several times an hour. This adapter starts from [`config_builder`]:
 ///
 /// | setting | value | why |
@@ -59,7 +59,7 @@ pub(crate) type Hook = Arc<dyn Fn(&str, &Transition) + Send + Sync>;
 /// | failure ratio | 0.5 | a host failing half its calls is better left alone |
 /// | minimum calls | 40 in the window | with 20 calls, P(≥ 10 of 20 fail at 20 %) = 2.6e-3, and a client doing ~2 calls/s tripped about once per 2 000 calls in simulation; with 40, P(≥ 20 of 40) = 2.2e-5, and the worst rate (~4 calls/s) tripped ~2.5 times per million calls |
 /// | window | 10 s | long enough to smooth bursts, short enough to forget |
-/// | open for | 5 s, doubling per failed probe up to 60 s, ±10 % jitter | a dead host sees one probe a minute |
+/// | open for | 1 s, doubling per failed probe up to 60 s, ±10 % jitter | a probe costs one request, so probing early is cheap: after an outage of any length the circuit closes within about that length again (probes at 1, 3, 7, 15 s ... after the trip), and a dead host still sees only ~7 probes in its first two minutes, then one a minute |
 /// | probes | 1, declared lost after 10 s | |
 /// | hosts tracked | 1024, idle breakers evicted first | |
 ///
@@ -115,7 +115,7 @@ impl BreakerMiddleware {
             .failure_ratio(0.5)
             .minimum_calls(40)
             .window(Duration::from_secs(10))
-            .open_for(Duration::from_secs(5))
+            .open_for(Duration::from_secs(1))
             .max_open_for(Duration::from_secs(60))
             .jitter(0.1)
             .probes(1)
