@@ -8,3 +8,4 @@ mod breaker;
 mod device_gate;
 mod pace;
 mod retry;
+mod stack;

@@ -388,7 +388,7 @@ impl RetryBuilder {
         }
         let policy = self.policy.validate()?;
         if let Some(b) = self.budget {
-            b.build()?;
+            b.build().map_err(|e| e.within("retry"))?;
         }
         if self.attempt_timeout.is_some_and(|t| t.is_zero()) {
             return Err(ConfigError::new(

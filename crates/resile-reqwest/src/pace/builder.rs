@@ -103,7 +103,7 @@ impl PacingBuilder {
     /// (default 4 s).
     pub fn adaptive_interval(mut self, start: Duration, max: Duration) -> Self {
         if start.is_zero() || max < start {
-            self.fail("pace.adaptive_interval", "needs 0 < start <= max");
+            self.fail("pacing.adaptive_interval", "needs 0 < start <= max");
         }
         self.adaptive = Some(AdaptiveConfig { start, max });
         self
@@ -147,7 +147,7 @@ impl PacingBuilder {
         let quota = match (self.quota, self.burst) {
             (None, Some(_)) => {
                 return Err(ConfigError::new(
-                    "pace.burst",
+                    "pacing.burst",
                     "needs a quota (per_second or quota)",
                 ));
             }
@@ -155,13 +155,13 @@ impl PacingBuilder {
         };
         if self.max_hold.is_zero() {
             return Err(ConfigError::new(
-                "pace.max_hold",
+                "pacing.max_hold",
                 "must be greater than zero",
             ));
         }
         if self.body_limit == 0 {
             return Err(ConfigError::new(
-                "pace.body_limit",
+                "pacing.body_limit",
                 "must be greater than zero",
             ));
         }
@@ -192,12 +192,14 @@ mod tests {
     fn invalid_settings_name_their_field() {
         let one = NonZeroU32::MIN;
         let b = PacingMiddleware::builder;
-        assert!(field(b().burst(one)).contains("pace.burst"));
-        assert!(field(b().max_hold(Duration::ZERO)).contains("pace.max_hold"));
-        assert!(field(b().body_limit(0)).contains("pace.body_limit"));
+        assert!(field(b().burst(one)).contains("pacing.burst"));
+        assert!(field(b().max_hold(Duration::ZERO)).contains("pacing.max_hold"));
+        assert!(field(b().body_limit(0)).contains("pacing.body_limit"));
         let s = Duration::from_secs(1);
-        assert!(field(b().adaptive_interval(2 * s, s)).contains("pace.adaptive_interval"));
-        assert!(field(b().adaptive_interval(Duration::ZERO, s)).contains("pace.adaptive_interval"));
+        assert!(field(b().adaptive_interval(2 * s, s)).contains("pacing.adaptive_interval"));
+        assert!(
+            field(b().adaptive_interval(Duration::ZERO, s)).contains("pacing.adaptive_interval")
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::{
 #[derive(Debug, Default)]
 #[must_use]
 pub struct ResilienceBuilder {
-    services: BTreeMap<String, ServiceBuilder>,
+    pub(super) services: BTreeMap<String, ServiceBuilder>,
 }
 
 impl ResilienceBuilder {

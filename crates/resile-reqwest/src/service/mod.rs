@@ -1,17 +1,25 @@
 //! One builder for every layer, per service.
 
 mod builder;
+mod config;
+mod duration;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
+use resile_policy::ConfigError;
 
 use crate::{
     AuthMiddleware, BreakerMiddleware, DeviceGateMiddleware, PacingMiddleware, RetryMiddleware,
 };
 
 pub use builder::{ResilienceBuilder, ServiceBuilder};
+pub use config::{
+    AuthConfig, BackoffConfig, BreakerConfigToml, BudgetConfig, DeviceGateConfig, PacingConfig,
+    ResilienceConfig, RetryConfig, RoutesConfig, ServiceConfig,
+};
+pub use duration::{ConfigDuration, OptionalDuration};
 
 /// Every configured service, each with its stack of layers.
 ///
@@ -39,6 +47,13 @@ impl Resilience {
     /// An empty builder.
     pub fn builder() -> ResilienceBuilder {
         ResilienceBuilder::default()
+    }
+
+    /// Builders for every service in a TOML document (see [`ResilienceConfig`]); add
+    /// what a file cannot hold (a closure token source, hooks) before `build()`.
+    #[cfg(feature = "toml")]
+    pub fn from_toml(text: &str) -> Result<ResilienceBuilder, ConfigError> {
+        ResilienceConfig::from_toml(text)?.into_builder()
     }
 
     /// The service called `name`.

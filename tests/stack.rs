@@ -1,0 +1,247 @@
+//! The per-service builder and its TOML form: layer order, shared state, errors
+//! that name the key.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::future::join_all;
+use resile_policy::breaker::State;
+use resile_reqwest::{
+    Attempts, Error, FnSource, Resilience, ResilienceConfig, RetryMiddleware, StaticToken, Token,
+};
+use resile_test_support::{Reply, Scripted};
+
+const HOST: &str = "api.example.com";
+const URL: &str = "https://api.example.com/v3/devices";
+
+#[tokio::test(start_paused = true)]
+async fn every_attempt_carries_a_token_and_a_storm_opens_the_breaker() {
+    let script = Scripted::always(Reply::error(500, "internal_server_error"));
+    let resilience = Resilience::builder()
+        .service("dm", |s| {
+            s.hosts([HOST])
+                .auth(StaticToken::new("ak_stack_test_key"))
+                .retry(RetryMiddleware::builder().max_attempts(3))
+                .seed(1)
+        })
+        .build()
+        .unwrap();
+    let service = resilience.service("dm").unwrap();
+    assert_eq!(service.middlewares().len(), 5);
+    let client = service
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let mut outcomes = Vec::new();
+    for _ in 0..10 {
+        outcomes.push(client.get(URL).send().await);
+    }
+    let sent = script.count();
+    assert!(
+        script
+            .received()
+            .iter()
+            .all(|r| r.headers["authorization"] == "Bearer ak_stack_test_key")
+    );
+    // The breaker opened after 10 failed attempts; later requests never reached the host.
+    assert_eq!(service.breaker().unwrap().state(HOST), Some(State::Open));
+    assert!(sent <= 12, "{sent} attempts reached the host");
+    let last = outcomes.pop().unwrap().unwrap_err();
+    assert!(Error::find(&last).unwrap().is_circuit_open(), "{last}");
+    // The first request got the server's answer back, unchanged, after 3 attempts.
+    let first = outcomes.remove(0).unwrap();
+    assert_eq!(first.status(), 500);
+    assert_eq!(first.extensions().get::<Attempts>(), Some(&Attempts(3)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn clients_of_one_service_share_the_token_and_its_refreshes() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let source = FnSource::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move { Ok(Token::new(format!("rt_token_{n}")).expires_in(Duration::from_secs(3600))) }
+    });
+    let resilience = Resilience::builder()
+        .service("dm", |s| s.hosts([HOST]).auth(source))
+        .build()
+        .unwrap();
+    let script = Scripted::always(Reply::ok());
+    let service = resilience.service("dm").unwrap();
+    let a = service
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let b = service
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let sends = (0..20).map(|i| {
+        if i % 2 == 0 {
+            a.get(URL).send()
+        } else {
+            b.get(URL).send()
+        }
+    });
+    assert!(
+        join_all(sends)
+            .await
+            .into_iter()
+            .all(|r| r.unwrap().status() == 200)
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one source call for both clients"
+    );
+    assert_eq!(service.auth().unwrap().refreshes(), 1);
+}
+
+#[test]
+fn a_token_source_without_hosts_is_refused() {
+    let err = Resilience::builder()
+        .service("dm", |s| s.auth(StaticToken::new("ak_x")))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "service.dm.auth.hosts");
+}
+
+const TOML: &str = r#"
+[service.device-management]
+hosts = ["api.example.com"]
+seed = 3
+
+[service.device-management.retry]
+max_attempts = 2
+deadline = "20s"
+backoff = { min = "100ms", max = "1s", jitter = "none" }
+budget = { enabled = false }
+
+[service.device-management.pacing]
+per_second = 2
+burst = 1
+
+[service.billing]
+hosts = ["billing.example.com"]
+breaker = { enabled = false }
+device_gate = { enabled = false }
+retry = { max_attempts = 4, deadline = "none" }
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn two_services_from_one_toml_file_behave_as_configured() {
+    let resilience = Resilience::from_toml(TOML).unwrap().build().unwrap();
+    assert_eq!(
+        resilience.names().collect::<Vec<_>>(),
+        ["billing", "device-management"]
+    );
+    let dm = resilience.service("device-management").unwrap();
+    let billing = resilience.service("billing").unwrap();
+    assert!(billing.breaker().is_none() && billing.device_gate().is_none());
+    assert!(dm.breaker().is_some());
+
+    // device-management: 2 attempts, paced at 2/s.
+    let script = Scripted::always(Reply::error(503, "system_unavailable"));
+    let client = dm
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let resp = client.get(URL).send().await.unwrap();
+    assert_eq!(resp.extensions().get::<Attempts>(), Some(&Attempts(2)));
+    let gap = script.gaps()[0];
+    assert!(gap >= Duration::from_millis(500), "paced at 2/s: {gap:?}");
+
+    // billing: 4 attempts, no pacing quota.
+    let script = Scripted::always(Reply::error(503, "system_unavailable"));
+    let client = billing
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let resp = client
+        .get("https://billing.example.com/v3/billing-report")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.extensions().get::<Attempts>(), Some(&Attempts(4)));
+}
+
+#[test]
+fn toml_errors_name_the_key() {
+    let cases = [
+        (
+            "[service.dm.retry]\nmax_atempts = 3\n",
+            "service.dm.retry.max_atempts",
+        ),
+        (
+            "[service.dm.retry]\nmax_attempts = \"x\"\n",
+            "service.dm.retry.max_attempts",
+        ),
+        (
+            "[service.dm.retry]\ndeadline = \"10 parsecs\"\n",
+            "service.dm.retry.deadline",
+        ),
+        ("[service.dm]\nhostz = []\n", "service.dm.hostz"),
+        (
+            "[service.dm.pacing]\nper_second = 0\n",
+            "service.dm.pacing.per_second",
+        ),
+        (
+            "[service.dm.retry.backoff]\njitter = \"wild\"\n",
+            "service.dm.retry.backoff.jitter",
+        ),
+    ];
+    for (text, field) in cases {
+        let err = ResilienceConfig::from_toml(text).unwrap_err();
+        assert_eq!(err.field(), field, "{text}: {err}");
+    }
+    // Values that parse but cannot work are named too, on build.
+    let validation = [
+        (
+            "[service.dm.breaker]\nfailure_ratio = 1.5\n",
+            "service.dm.breaker.failure_ratio",
+        ),
+        (
+            "[service.dm.retry]\nbudget = { ratio = -1.0 }\n",
+            "service.dm.retry.budget.ratio",
+        ),
+        (
+            "[service.dm.retry]\nbackoff = { min = \"2s\", max = \"1s\" }\n",
+            "service.dm.retry.backoff.max",
+        ),
+        ("[service.dm.auth]\nlifetime = \"1h\"\n", "service.dm.auth"),
+        (
+            "[service.dm.retry]\nmax_attempts = 0\n",
+            "service.dm.retry.max_attempts",
+        ),
+    ];
+    for (text, field) in validation {
+        let err = Resilience::from_toml(text)
+            .and_then(|b| b.build())
+            .unwrap_err();
+        assert_eq!(err.field(), field, "{text}: {err}");
+    }
+    assert!(
+        ResilienceConfig::from_toml("not toml [")
+            .unwrap_err()
+            .to_string()
+            .contains("toml")
+    );
+}
+
+#[test]
+fn the_documented_example_parses() {
+    let doc = "[service.device-management]\nhosts = [\"api.us-east-1.mbedcloud.com\"]\n\n[service.device-management.auth]\nenv = \"DM_API_KEY\"\n";
+    let b = Resilience::from_toml(doc).unwrap().build().unwrap();
+    assert!(b.service("device-management").unwrap().auth().is_some());
+}
