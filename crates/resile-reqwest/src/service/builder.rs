@@ -9,8 +9,8 @@ use resile_policy::{BreakerConfig, Classify, ConfigError, DefaultClassifier, Tok
 
 use super::{Resilience, Service};
 use crate::{
-    AuthMiddleware, BreakerMiddleware, DeviceGateBuilder, PacingBuilder, RefreshEvent,
-    RetryBuilder, TokenSource,
+    AuthBuilder, AuthMiddleware, BreakerMiddleware, BreakerMiddlewareBuilder, DeviceGateBuilder,
+    PacingBuilder, RefreshEvent, RetryBuilder, TokenSource,
 };
 
 /// Collects services; [`build`](Self::build) checks every setting.
@@ -225,19 +225,13 @@ impl ServiceBuilder {
             (None, Some(routes)) => Arc::new(DefaultClassifier::with_routes(routes.clone())),
             (None, None) => Arc::new(DefaultClassifier::new()),
         };
-        let limit = self.body_limit;
-        let seed = self.seed;
+        let shared = Shared {
+            classifier,
+            body_limit: self.body_limit,
+            seed: self.seed,
+        };
         let retry = match self.retry {
-            Some(mut b) => {
-                b = b.classifier(classifier.clone());
-                if let Some(l) = limit {
-                    b = b.body_limit(l);
-                }
-                if let Some(s) = seed {
-                    b = b.seed(s);
-                }
-                Some(Arc::new(b.build()?))
-            }
+            Some(b) => Some(Arc::new(shared.apply(b).build()?)),
             None => None,
         };
         let auth = match self.source {
@@ -250,36 +244,21 @@ impl ServiceBuilder {
                 }
                 let mut b = AuthMiddleware::builder(source)
                     .hosts(&self.hosts)
-                    .allow_loopback_http(self.allow_loopback_http)
-                    .classifier(classifier.clone());
+                    .allow_loopback_http(self.allow_loopback_http);
                 if let Some(p) = self.token_policy {
                     b = b.policy(p);
                 }
                 if let Some(hook) = self.on_refresh {
                     b = b.on_refresh(move |e| hook(e));
                 }
-                if let Some(l) = limit {
-                    b = b.body_limit(l);
-                }
-                if let Some(s) = seed {
-                    b = b.seed(s);
-                }
-                Some(Arc::new(b.build()?))
+                Some(Arc::new(shared.apply(b).build()?))
             }
             None => None,
         };
         let breaker = match self.breaker {
             Some(config) => {
-                let mut b = BreakerMiddleware::builder()
-                    .config(config)
-                    .classifier(classifier.clone());
-                if let Some(l) = limit {
-                    b = b.body_limit(l);
-                }
-                if let Some(s) = seed {
-                    b = b.seed(s);
-                }
-                Some(Arc::new(b.build()?))
+                let b = BreakerMiddleware::builder().config(config);
+                Some(Arc::new(shared.apply(b).build()?))
             }
             None => None,
         };
@@ -288,25 +267,12 @@ impl ServiceBuilder {
                 if let Some(routes) = self.routes {
                     b = b.routes(routes);
                 }
-                b = b.classifier(classifier.clone());
-                if let Some(l) = limit {
-                    b = b.body_limit(l);
-                }
-                if let Some(s) = seed {
-                    b = b.seed(s);
-                }
-                Some(Arc::new(b.build()?))
+                Some(Arc::new(shared.apply(b).build()?))
             }
             None => None,
         };
         let pacing = match self.pacing {
-            Some(mut b) => {
-                b = b.classifier(classifier);
-                if let Some(l) = limit {
-                    b = b.body_limit(l);
-                }
-                Some(Arc::new(b.build()?))
-            }
+            Some(b) => Some(Arc::new(shared.apply(b).build()?)),
             None => None,
         };
         Ok(Service {
@@ -318,5 +284,68 @@ impl ServiceBuilder {
             device_gate,
             pacing,
         })
+    }
+}
+
+/// What every layer of a service shares: one classifier, one body limit, one seed.
+struct Shared {
+    classifier: Arc<dyn Classify>,
+    body_limit: Option<usize>,
+    seed: Option<u64>,
+}
+
+impl Shared {
+    fn apply<B: LayerBuilder>(&self, mut b: B) -> B {
+        b = b.set_classifier(self.classifier.clone());
+        if let Some(limit) = self.body_limit {
+            b = b.set_body_limit(limit);
+        }
+        if let Some(seed) = self.seed {
+            b = b.set_seed(seed);
+        }
+        b
+    }
+}
+
+/// The settings every layer's builder takes.
+trait LayerBuilder: Sized {
+    fn set_classifier(self, classifier: Arc<dyn Classify>) -> Self;
+    fn set_body_limit(self, limit: usize) -> Self;
+    fn set_seed(self, seed: u64) -> Self;
+}
+
+macro_rules! layer_builder {
+    ($($builder:ty),+ $(,)?) => {$(
+        impl LayerBuilder for $builder {
+            fn set_classifier(self, classifier: Arc<dyn Classify>) -> Self {
+                self.classifier(classifier)
+            }
+            fn set_body_limit(self, limit: usize) -> Self {
+                self.body_limit(limit)
+            }
+            fn set_seed(self, seed: u64) -> Self {
+                self.seed(seed)
+            }
+        }
+    )+};
+}
+
+layer_builder!(
+    RetryBuilder,
+    AuthBuilder,
+    BreakerMiddlewareBuilder,
+    DeviceGateBuilder
+);
+
+impl LayerBuilder for PacingBuilder {
+    fn set_classifier(self, classifier: Arc<dyn Classify>) -> Self {
+        self.classifier(classifier)
+    }
+    fn set_body_limit(self, limit: usize) -> Self {
+        self.body_limit(limit)
+    }
+    /// Pacing draws no random numbers.
+    fn set_seed(self, _seed: u64) -> Self {
+        self
     }
 }
