@@ -6,6 +6,7 @@
 mod auth;
 mod breaker;
 mod device_gate;
+mod loopback;
 mod pace;
 mod retry;
 mod stack;
