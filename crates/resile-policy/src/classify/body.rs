@@ -46,6 +46,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Reads `prefix` (the first bytes of the body). `html` is true when the response
 /// said `Content-Type: text/html`.
+#[inline]
 pub(crate) fn read(prefix: &[u8], html: bool) -> Body<'_> {
     let bytes = prefix.strip_prefix(BOM).unwrap_or(prefix).trim_ascii();
     let dialect = |d| Body {

@@ -225,6 +225,7 @@ impl<'a> Outcome<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn from_body(classification: Classification, body: Body<'a>) -> Self {
         Self {
             classification,
