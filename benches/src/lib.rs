@@ -4,3 +4,4 @@
 //! counts), so benches can prove a path allocates nothing.
 
 pub mod decision;
+pub mod scenario;
