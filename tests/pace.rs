@@ -108,7 +108,8 @@ async fn hold_then_burst(
 
 #[tokio::test(start_paused = true)]
 async fn a_429_with_retry_after_holds_every_request_to_the_host() {
-    let pacing = Arc::new(PacingMiddleware::new());
+    // The hold alone (the adaptive pace is shown in the next test).
+    let pacing = Arc::new(PacingMiddleware::builder().no_adaptive().build().unwrap());
     let first = Reply::error(429, "rate_limit_exceeded").header("retry-after", "3");
     let (a, b) = hold_then_burst(first, &pacing).await;
     assert_eq!(a.len(), 6);
@@ -125,6 +126,23 @@ async fn a_429_with_retry_after_holds_every_request_to_the_host() {
         "five requests waited 2 s each"
     );
     assert_eq!(pacing.hold_remaining("api.example.com"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_a_hinted_429_the_waiters_leave_at_a_pace_not_all_at_once() {
+    let pacing = Arc::new(PacingMiddleware::new());
+    let first = Reply::error(429, "rate_limit_exceeded").header("retry-after", "3");
+    let (a, b) = hold_then_burst(first, &pacing).await;
+    assert_eq!(a.len(), 6);
+    assert_eq!(a[1], 3 * SEC, "the first waiter leaves when the hold ends");
+    // Nothing was accepted before the 429, so the pace starts at 4/s and rises a
+    // little with each success: gaps just under 250 ms.
+    for w in a[1..].windows(2) {
+        let gap = w[1] - w[0];
+        assert!(gap > 200 * MS && gap <= 250 * MS, "{a:?}");
+    }
+    assert_eq!(b, [SEC], "another host is neither held nor paced");
+    assert_eq!((pacing.holds(), pacing.slowdowns()), (1, 1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -252,8 +270,13 @@ async fn a_429_without_a_hint_lowers_the_pace_instead_of_holding() {
     let a = arrivals(&script, "api.example.com", t0);
     assert_eq!(a, [0, 250, 500, 750, 1000].map(|n| n * MS));
     assert_eq!(arrivals(&script, "other.example.com", t0), [Duration::ZERO]);
-    // Each success raised the rate by 0.25/s: 4 → 5 requests per second.
-    assert_eq!(pacing.pace_interval("api.example.com"), Some(200 * MS));
+    // Each success raised the rate r by 1 / (16 × 250 ms × r) = 1 / (4 r) per second.
+    let mut rate: f64 = 4.0;
+    for _ in 0..4 {
+        rate += 1.0 / (4.0 * rate);
+    }
+    let want = Duration::try_from_secs_f64(1.0 / rate).unwrap();
+    assert_eq!(pacing.pace_interval("api.example.com"), Some(want));
 }
 
 #[tokio::test(start_paused = true)]
@@ -262,8 +285,8 @@ async fn successes_lift_the_lowered_pace() {
     let pacing = Arc::new(PacingMiddleware::new());
     let c = client(&script, &pacing);
     let _ = c.get(A).send().await.unwrap();
-    // From 4/s to 16/s in steps of 0.25/s: 48 successes.
-    for _ in 0..47 {
+    // From 4/s to 16/s (four times the floor) at r += 1 / (4 r): 480 successes.
+    for _ in 0..479 {
         let _ = c.get(A).send().await.unwrap();
     }
     assert!(pacing.pace_interval("api.example.com").is_some());

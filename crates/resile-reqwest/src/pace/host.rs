@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 
 /// The adaptive pace's settings: where it starts and how slow it may get.
 ///
-/// The rate recovers by `1 / (16 × start)` per second after each success and the
-/// pace is lifted once the rate reaches four times the starting rate.
+/// A 429 sets the rate to what the host actually accepted in the last second (its
+/// apparent quota), or `1 / start` when nothing got through; a later 429 to a
+/// request sent after that sets it to the accepted rate again, or halves it. Each
+/// success then raises it so that it grows by about `1 / (16 × start)` requests per
+/// second every second (0.25/s² with the defaults): slow enough that probing for
+/// more capacity costs about one extra 429 every few seconds. The pace is lifted
+/// once the rate reaches four times the rate it was last set to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct AdaptiveConfig {
     /// The interval between requests after the first unhinted 429.
@@ -28,6 +33,47 @@ pub(super) struct HostPace {
 struct State {
     hold_until: Option<Instant>,
     adaptive: Option<Adaptive>,
+    accepted: Accepted,
+}
+
+/// Host successes counted per whole second: what the host accepts.
+#[derive(Debug, Default, Clone, Copy)]
+struct Accepted {
+    since: Option<Instant>,
+    current: u32,
+    previous: u32,
+}
+
+impl Accepted {
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn roll(&mut self, now: Instant) {
+        let Some(since) = self.since else {
+            self.since = Some(now);
+            return;
+        };
+        let elapsed = now.saturating_duration_since(since);
+        if elapsed >= Self::SECOND {
+            self.previous = if elapsed < 2 * Self::SECOND {
+                self.current
+            } else {
+                0
+            };
+            self.current = 0;
+            self.since = Some(now);
+        }
+    }
+
+    fn add(&mut self, now: Instant) {
+        self.roll(now);
+        self.current = self.current.saturating_add(1);
+    }
+
+    /// Requests per second the host accepted lately (0 when it accepted none).
+    fn rate(&mut self, now: Instant) -> f64 {
+        self.roll(now);
+        f64::from(self.previous.max(self.current))
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -39,6 +85,8 @@ struct Adaptive {
     interval: Duration,
     /// The earliest time the next request may leave.
     next_at: Instant,
+    /// The rate it was last lowered to: the pace lifts at four times this.
+    floor: f64,
     /// When the pace was last lowered: 429s to requests sent before it answer for
     /// the same overload and do not lower it again.
     lowered_at: Instant,
@@ -94,16 +142,22 @@ impl HostPace {
         Ok(wait)
     }
 
-    /// A 429 without a hint to a request sent at `sent`: lowers the pace (the first
-    /// time to `start`, then halving the rate, up to `max`) unless the pace was
-    /// already lowered after `sent`. Returns whether it lowered it.
+    /// A 429 to a request sent at `sent`: lowers the pace to the rate the host
+    /// accepted in the last second (or, when it accepted nothing, to `1 / start`
+    /// the first time and to half the rate after), never raising it and never below
+    /// `1 / max`, unless the pace was already lowered after `sent`. Returns whether
+    /// it lowered it.
     pub(super) fn throttled(&self, cfg: AdaptiveConfig, sent: Instant, now: Instant) -> bool {
         let mut state = self.lock();
+        let accepted = state.accepted.rate(now);
         let rate = match state.adaptive {
-            None => 1.0 / cfg.start.as_secs_f64(),
             Some(a) if sent < a.lowered_at => return false,
-            Some(a) => (a.rate / 2.0).max(1.0 / cfg.max.as_secs_f64()),
-        };
+            None if accepted >= 1.0 => accepted,
+            None => 1.0 / cfg.start.as_secs_f64(),
+            Some(a) if accepted >= 1.0 => accepted.min(a.rate),
+            Some(a) => a.rate / 2.0,
+        }
+        .max(1.0 / cfg.max.as_secs_f64());
         let interval = interval_of(rate, cfg);
         let next_at = state
             .adaptive
@@ -113,21 +167,24 @@ impl HostPace {
             rate,
             interval,
             next_at,
+            floor: rate,
             lowered_at: now,
         });
         true
     }
 
-    /// A host success: raises the rate additively, and lifts the pace once it is
-    /// four times the starting rate.
-    pub(super) fn succeeded(&self, cfg: AdaptiveConfig) {
+    /// A host success at `now`: counted as accepted, and, while the pace is
+    /// lowered, raises the rate by `1 / (16 × start × rate)` (about `1 / (16 ×
+    /// start)` per second every second), lifting the pace at four times its floor.
+    pub(super) fn succeeded(&self, cfg: AdaptiveConfig, now: Instant) {
         let mut state = self.lock();
+        state.accepted.add(now);
         let Some(a) = state.adaptive.as_mut() else {
             return;
         };
         let start = cfg.start.as_secs_f64();
-        a.rate += 1.0 / (16.0 * start);
-        if a.rate >= 4.0 / start {
+        a.rate += 1.0 / (16.0 * start * a.rate);
+        if a.rate >= 4.0 * a.floor {
             state.adaptive = None;
             return;
         }
@@ -148,11 +205,10 @@ impl HostPace {
     }
 }
 
-/// `1 / rate` as a duration, within `[start / 4, max]` whatever the float says.
+/// `1 / rate` as a duration, at most `max` whatever the float says.
 fn interval_of(rate: f64, cfg: AdaptiveConfig) -> Duration {
     Duration::try_from_secs_f64(1.0 / rate)
         .unwrap_or(cfg.max)
-        .max(cfg.start / 4)
         .min(cfg.max)
 }
 
@@ -232,19 +288,46 @@ mod tests {
         let t0 = t0();
         let h = HostPace::default();
         h.throttled(CFG, t0, t0);
-        h.throttled(CFG, t0 + MS, t0 + MS); // 2 req/s
+        h.throttled(CFG, t0 + MS, t0 + MS); // nothing accepted: 4/s, then 2/s
         assert_eq!(h.interval(), Some(500 * MS));
-        h.succeeded(CFG); // + 0.25 req/s
-        assert_eq!(h.interval(), Some(Duration::from_secs(4) / 9)); // 1 / 2.25 s
-        // From 2.25 to 16 req/s in steps of 0.25: 55 more successes lift it.
-        for _ in 0..54 {
-            h.succeeded(CFG);
+        h.succeeded(CFG, t0 + 2 * MS); // + 1 / (16 × 0.25 s × 2/s) = 0.125/s
+        assert_eq!(h.interval(), Duration::try_from_secs_f64(1.0 / 2.125).ok());
+        // r += 1 / (4 r) per success: from 2.125 to 8/s (four times the floor of
+        // 2/s) takes 119 more.
+        for n in 0..118 {
+            h.succeeded(CFG, t0 + (3 + n) * MS);
         }
         assert!(h.interval().is_some());
         assert!(!h.is_idle(t0));
-        h.succeeded(CFG);
+        h.succeeded(CFG, t0 + 200 * MS);
         assert_eq!(h.interval(), None);
         assert!(h.is_idle(t0));
         assert_eq!(h.reserve(t0, None), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_429_sets_the_pace_to_what_the_host_accepted() {
+        let t0 = t0();
+        let h = HostPace::default();
+        // Ten successes in the first second, two early in the next: the host took
+        // 10 requests per second.
+        for n in 0..10 {
+            h.succeeded(CFG, t0 + n * 90 * MS);
+        }
+        h.succeeded(CFG, t0 + 1000 * MS);
+        h.succeeded(CFG, t0 + 1100 * MS);
+        assert_eq!(h.interval(), None, "successes alone never pace");
+        assert!(h.throttled(CFG, t0 + 1150 * MS, t0 + 1200 * MS));
+        assert_eq!(h.interval(), Some(100 * MS));
+        // A later 429 never raises it: accepted 3 in the last second → 3/s.
+        for n in 0..3 {
+            h.succeeded(CFG, t0 + (2300 + n * 10) * MS);
+        }
+        assert!(h.throttled(CFG, t0 + 2400 * MS, t0 + 2400 * MS));
+        let i = h.interval().unwrap();
+        assert!(i > 300 * MS && i < 400 * MS, "{i:?}");
+        // Nothing accepted for two seconds: the count is forgotten, the rate halves.
+        assert!(h.throttled(CFG, t0 + 5000 * MS, t0 + 5000 * MS));
+        assert!(h.interval().unwrap() > 2 * i - 100 * MS);
     }
 }

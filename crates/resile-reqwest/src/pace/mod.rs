@@ -18,12 +18,17 @@
 //!
 //! # Why an adaptive pace
 //!
-//! No public source documents the API's rate limit, and a 429 often comes without a
-//! hint (spec §7). Such a 429 lowers the host's pace: the first one spaces requests
-//! 250 ms apart (4 per second, the vendor's own bridge's pace), each further one
-//! halves the rate, and each success raises it a little, until it is lifted. This is
+//! No public source documents the API's rate limit (spec §7), so a client must learn
+//! it. Every 429 from the host lowers the host's pace to the rate the host accepted
+//! in the last second — its apparent quota — or, when nothing got through, to one
+//! request per 250 ms (the vendor's own bridge's pace) and then half of that. Each
+//! success raises the rate slowly (about +0.25 requests/s every second), probing for
+//! more capacity at the cost of roughly one extra 429 every few seconds. This is
 //! additive-increase / multiplicative-decrease, as TCP does, and 429s to requests
 //! that were already in flight when the pace was lowered do not lower it again.
+//! A hinted 429 does both: it holds the host *and* lowers the pace, because a hold
+//! alone releases every waiting request at once when it ends, and most of them only
+//! meet the limit again.
 
 mod builder;
 mod host;
@@ -47,7 +52,7 @@ use host::{AdaptiveConfig, HostPace};
 use quota::HostQuota;
 
 /// Paces the requests to each host: an optional quota, the host's `Retry-After`
-/// holds, and an adaptive pace after unhinted 429s.
+/// holds, and an adaptive pace after 429s.
 ///
 /// Before each attempt it waits, on the tokio timer, for (1) a running hold on the
 /// host, (2) a cell of the host's quota, (3) the host's adaptive slot, and checks the
@@ -57,8 +62,8 @@ use quota::HostQuota;
 /// | outcome (host scope) | effect |
 /// |---|---|
 /// | 429 or 503 with `Retry-After` | hold the host until now + hint (clamped), the later end wins |
-/// | 429 without a hint | lower the host's pace |
-/// | success | raise a lowered pace |
+/// | any 429 | lower the host's pace to what it accepted in the last second |
+/// | success | counted as accepted; raises a lowered pace |
 /// | anything device-scoped | nothing |
 ///
 /// A wait never runs past the request's [`Deadline`]: a hold ending at or after it
@@ -72,7 +77,7 @@ use quota::HostQuota;
 /// | quota | none: no public source gives the API's rate (spec §7); 4/s is the vendor's bulk pace |
 /// | hold clamp | 60 s, as the retry layer's `Retry-After` clamp |
 /// | longest hold wait | 60 s, so a clamped hold is always waited out within the deadline |
-/// | adaptive pace | on: 250 ms after the first unhinted 429, rate halved per further one down to one per 4 s, +0.25/s per success, lifted at 16/s |
+/// | adaptive pace | on: after a 429, the rate the host accepted in the last second (or 4/s when it accepted none, then halved per further 429, down to one per 4 s); +0.25/s every second while successes come; lifted at four times the rate it was set to |
 /// | hosts tracked | 1024 holds and paces, least recently used evicted (running holds kept first) |
 ///
 /// # Note
@@ -205,26 +210,31 @@ impl PacingMiddleware {
         let now = TokioClock.now();
         let held = c.scope() == Scope::Host
             && matches!(c.reason(), Some(Reason::Throttled | Reason::Unavailable));
-        match (c.host_signal(), c.retry_after()) {
-            (_, Some(hint)) if held => {
-                let until = now + hint.min(self.max_hold);
-                let pace = self.hosts.get_or_insert_with(host, HostPace::default);
-                if pace.hold(until) {
-                    self.holds.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(target: "resile::pace", host = %host, hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
-                }
+        if let Some(hint) = c.retry_after().filter(|_| held) {
+            let until = now + hint.min(self.max_hold);
+            let pace = self.hosts.get_or_insert_with(host, HostPace::default);
+            if pace.hold(until) {
+                self.holds.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(target: "resile::pace", host = %host, hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
             }
-            (HostSignal::Throttled, None) => {
+        }
+        match c.host_signal() {
+            // Every 429 from the host, hinted or not, lowers the pace towards what
+            // the host accepts: a hold alone would release every waiter at once.
+            HostSignal::Throttled => {
                 let Some(cfg) = self.adaptive else { return };
                 let pace = self.hosts.get_or_insert_with(host, HostPace::default);
                 if pace.throttled(cfg, sent, now) {
                     self.slowdowns.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429 without Retry-After: lowering the pace");
+                    tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429: lowering the pace");
                 }
             }
-            (HostSignal::Success, _) => {
-                if let (Some(cfg), Some(pace)) = (self.adaptive, self.hosts.get(host)) {
-                    pace.succeeded(cfg);
+            HostSignal::Success => {
+                if let Some(cfg) = self.adaptive {
+                    // Counted even at full speed: the accepted rate is what a 429
+                    // lowers the pace to.
+                    let pace = self.hosts.get_or_insert_with(host, HostPace::default);
+                    pace.succeeded(cfg, now);
                 }
             }
             _ => {}
