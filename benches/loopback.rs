@@ -6,21 +6,34 @@
 //! each round every client sends `N` requests, in an order rotated per round, so
 //! drift in the machine's load hits every client alike. Prints each client's median
 //! latency, the median of the per-round median ratios against bare, and the spread.
-//! Quick mode (`-- --test`): 2 rounds of 5 requests.
+//! Each of resile's layers alone runs in the same rotation, to show where a
+//! difference comes from, and the CPU time the client's thread spent per request
+//! (the thread that runs the middleware; the connection tasks and the simulator run
+//! on the runtime's 2 workers). Quick mode (`-- --test`): 2 rounds of 5 requests.
 
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest_middleware::ClientWithMiddleware;
-use resile_benches::clients::{BENCH_TOKEN, Contender};
-use resile_benches::harness::{list_mode, median, median_f64, now, quick_mode};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use resile_benches::clients::{BENCH_TOKEN, Contender, resile_service};
+use resile_benches::harness::{list_mode, median, median_f64, now, quick_mode, thread_cpu_ns};
 use resile_sim::{Scenario, Sim, SimHandle};
+
+/// One client in the rotation.
+struct Entrant {
+    name: String,
+    /// How its requests carry the token (resile's auth layer adds it itself).
+    token: Contender,
+    client: ClientWithMiddleware,
+}
 
 struct Run {
     /// Per client, every request's latency.
     all: Vec<Vec<Duration>>,
     /// Per client, each round's median.
     rounds: Vec<Vec<Duration>>,
+    /// Per client, each round's CPU time per request on the client's thread.
+    cpu: Vec<Vec<Duration>>,
 }
 
 async fn start_sim() -> SimHandle {
@@ -34,21 +47,47 @@ async fn start_sim() -> SimHandle {
         .expect("the simulator starts")
 }
 
-fn client(contender: Contender, authority: &str) -> ClientWithMiddleware {
-    let http = reqwest::Client::builder()
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .expect("a reqwest client");
-    contender
-        .builder(http, authority, true)
-        .expect("valid resile configuration")
-        .build()
+        .expect("a reqwest client")
 }
 
-async fn get(contender: Contender, client: &ClientWithMiddleware, url: &Url) -> Duration {
+/// The three contenders, then each of resile's layers alone.
+fn entrants(authority: &str) -> Vec<Entrant> {
+    let mut out: Vec<Entrant> = Contender::ALL
+        .iter()
+        .map(|&c| Entrant {
+            name: c.name().to_owned(),
+            token: c,
+            client: c
+                .builder(http(), authority, true)
+                .expect("valid resile configuration")
+                .build(),
+        })
+        .collect();
+    let service = resile_service(authority, true).expect("valid resile configuration");
+    let names = ["retry", "auth", "breaker", "device gate", "pacing"];
+    for (name, layer) in names.iter().zip(service.middlewares()) {
+        out.push(Entrant {
+            name: format!("  {name} only"),
+            token: if *name == "auth" {
+                Contender::Resile
+            } else {
+                Contender::Bare
+            },
+            client: ClientBuilder::new(http()).with_arc(layer).build(),
+        });
+    }
+    out
+}
+
+async fn get(e: &Entrant, url: &Url) -> Duration {
     let start = now();
-    let resp = contender
-        .get(client, url.clone())
+    let resp = e
+        .token
+        .get(&e.client, url.clone())
         .send()
         .await
         .expect("the simulator answers");
@@ -57,24 +96,22 @@ async fn get(contender: Contender, client: &ClientWithMiddleware, url: &Url) -> 
     start.elapsed()
 }
 
-async fn measure(
-    clients: &[(Contender, ClientWithMiddleware)],
-    urls: &[Url],
-    rounds: usize,
-    n: usize,
-) -> Run {
+async fn measure(clients: &[Entrant], urls: &[Url], rounds: usize, n: usize) -> Run {
     let mut all = vec![Vec::with_capacity(rounds * n); clients.len()];
     let mut medians = vec![Vec::with_capacity(rounds); clients.len()];
+    let mut cpu = vec![Vec::with_capacity(rounds); clients.len()];
     let mut u = 0;
     for round in 0..rounds {
         for k in 0..clients.len() {
             let i = (round + k) % clients.len();
-            let (c, client) = &clients[i];
             let mut xs = Vec::with_capacity(n);
+            let cpu_start = thread_cpu_ns().unwrap_or(0);
             for _ in 0..n {
-                xs.push(get(*c, client, &urls[u % urls.len()]).await);
+                xs.push(get(&clients[i], &urls[u % urls.len()]).await);
                 u += 1;
             }
+            let spent = thread_cpu_ns().unwrap_or(0).saturating_sub(cpu_start);
+            cpu[i].push(Duration::from_nanos(spent / n.max(1) as u64));
             all[i].extend_from_slice(&xs);
             medians[i].push(median(&mut xs));
         }
@@ -82,17 +119,24 @@ async fn measure(
     Run {
         all,
         rounds: medians,
+        cpu,
     }
 }
 
 #[allow(clippy::print_stdout)] // benches report on stdout
-fn report(clients: &[(Contender, ClientWithMiddleware)], mut run: Run, rounds: usize, n: usize) {
+fn report(clients: &[Entrant], mut run: Run, rounds: usize, n: usize) {
     println!(
         "\nloopback simulator (scenario ok): {rounds} rounds x {n} sequential GETs per client, order rotated per round"
     );
     println!(
-        "{:<14} {:>10} {:>10} {:>12} {:>14} {:>20}",
-        "client", "p50 us", "p90 us", "vs bare us", "ratio (p50)", "per-round ratio p50 [min..max]"
+        "{:<18} {:>8} {:>8} {:>11} {:>11} {:>31} {:>12}",
+        "client",
+        "p50 us",
+        "p90 us",
+        "vs bare us",
+        "ratio p50",
+        "per-round ratio p50 [min..max]",
+        "cpu us/req"
     );
     let p = |xs: &mut Vec<Duration>, q: f64| {
         xs.sort_unstable();
@@ -100,7 +144,7 @@ fn report(clients: &[(Contender, ClientWithMiddleware)], mut run: Run, rounds: u
         xs.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
     let bare50 = p(&mut run.all[0], 0.5);
-    for (i, (c, _)) in clients.iter().enumerate() {
+    for (i, e) in clients.iter().enumerate() {
         let p50 = p(&mut run.all[i], 0.5);
         let p90 = p(&mut run.all[i], 0.9);
         let mut ratios: Vec<f64> = run.rounds[i]
@@ -111,14 +155,13 @@ fn report(clients: &[(Contender, ClientWithMiddleware)], mut run: Run, rounds: u
         let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let mid = median_f64(&mut ratios);
+        let cpu = median(&mut run.cpu[i]).as_secs_f64() * 1e6;
+        let spread = format!("{mid:.3} [{lo:.3}..{hi:.3}]");
         println!(
-            "{:<14} {:>10.1} {:>10.1} {:>+12.2} {:>14.3} {:>10.3} [{lo:.3}..{hi:.3}]",
-            c.name(),
-            p50,
-            p90,
+            "{:<18} {p50:>8.1} {p90:>8.1} {:>+11.2} {:>11.3} {spread:>31} {cpu:>12.1}",
+            e.name,
             p50 - bare50,
             p50 / bare50,
-            mid
         );
     }
 }
@@ -145,10 +188,7 @@ fn main() {
             .iter()
             .map(|id| Url::parse(&format!("{base}/v3/devices/{id}")).expect("a valid URL"))
             .collect();
-        let clients: Vec<_> = Contender::ALL
-            .iter()
-            .map(|&c| (c, client(c, &authority)))
-            .collect();
+        let clients = entrants(&authority);
         let _ = measure(&clients, &urls, 1, n.min(50)).await; // warm up pools and caches
         sim.reset_stats();
         let run = measure(&clients, &urls, rounds, n).await;

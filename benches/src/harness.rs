@@ -89,6 +89,13 @@ pub fn rss_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// CPU time this thread has run so far, in nanoseconds, from
+/// `/proc/thread-self/schedstat` (`None` where there is no procfs).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
 /// `bytes` in MiB, for tables.
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
@@ -122,6 +129,7 @@ mod tests {
     fn rss_is_read_on_linux() {
         if cfg!(target_os = "linux") {
             assert!(rss_bytes().is_some_and(|b| b > 0));
+            assert!(thread_cpu_ns().is_some());
         }
     }
 }
