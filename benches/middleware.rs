@@ -13,8 +13,11 @@ use std::time::Duration;
 use criterion::Criterion;
 use reqwest::Url;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use reqwest_retry::RetryTransientMiddleware;
+use reqwest_retry::policies::ExponentialBackoff;
 use resile_benches::clients::{Contender, resile_service};
 use resile_benches::harness::{list_mode, median, now, per_item_ns, quick_mode};
+use resile_benches::probe::FutureSize;
 use resile_benches::stub::Stub;
 use tokio::runtime::Runtime;
 
@@ -124,10 +127,16 @@ fn per_layer(rt: &Runtime, url: &Url, rounds: usize, batch: u64, bare_ns: f64) {
     let names = ["retry", "auth", "breaker", "device gate", "pacing"];
     println!("resile's layers one at a time (same stub, {rounds} rounds x {batch}):");
     println!(
-        "{:<14} {:>10} {:>12} {:>12}",
-        "layer", "ns/req", "vs bare ns", "allocs/req"
+        "{:<14} {:>10} {:>12} {:>12} {:>10}",
+        "layer", "ns/req", "vs bare ns", "allocs/req", "future B"
     );
     for (name, layer) in names.iter().zip(service.middlewares()) {
+        let probe = FutureSize::default();
+        let probed = ClientBuilder::new(reqwest::Client::new())
+            .with(probe.clone())
+            .with_arc(layer.clone())
+            .with(Stub::ok())
+            .build();
         let client = ClientBuilder::new(reqwest::Client::new())
             .with_arc(layer)
             .with(Stub::ok())
@@ -148,12 +157,27 @@ fn per_layer(rt: &Runtime, url: &Url, rounds: usize, batch: u64, bare_ns: f64) {
             .collect();
         let ns = per_item_ns(median(&mut xs), batch);
         let allocs = allocation_counter::measure(|| rt.block_on(run(c, &client, url, 100)));
+        rt.block_on(run(c, &probed, url, 1));
         println!(
-            "{name:<14} {ns:>10.0} {:>+12.0} {:>12.1}",
+            "{name:<14} {ns:>10.0} {:>+12.0} {:>12.1} {:>10}",
             ns - bare_ns,
-            allocs.count_total as f64 / 100.0
+            allocs.count_total as f64 / 100.0,
+            probe.bytes()
         );
     }
+    // For comparison: reqwest-retry's per-request future.
+    let probe = FutureSize::default();
+    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+    let probed = ClientBuilder::new(reqwest::Client::new())
+        .with(probe.clone())
+        .with(RetryTransientMiddleware::new_with_policy(policy))
+        .with(Stub::ok())
+        .build();
+    rt.block_on(run(Contender::Bare, &probed, url, 1));
+    println!(
+        "(reqwest-retry's RetryTransientMiddleware future: {} B)",
+        probe.bytes()
+    );
 }
 
 fn main() {
