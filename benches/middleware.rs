@@ -3,16 +3,19 @@
 //! full stack (retry, auth with a static token, breaker, device gate, pacing), each
 //! ending in the same [`Stub`] terminal that answers 200 without a network.
 //!
-//! Criterion measures each contender; then an interleaved side-by-side run (rounds of
-//! `BATCH` requests per contender, order rotating per round) prints per-request
-//! medians, the difference and ratio against bare, and allocations per request.
+//! Criterion measures each contender; then an interleaved side-by-side run (15 rounds
+//! of 20 000 requests per client, order rotating per round, with each of resile's
+//! layers alone as extra clients) prints per-request medians, the difference and
+//! ratio against bare, allocations per request, and the bytes of per-request future
+//! state the client's layers keep (see `FutureSize`).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::Criterion;
 use reqwest::Url;
-use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
 use resile_benches::clients::{Contender, resile_service};
@@ -69,24 +72,85 @@ fn criterion_benches(c: &mut Criterion, rt: &Runtime, url: &Url) {
     g.finish();
 }
 
+/// One client in the side-by-side rotation.
+struct Entrant {
+    name: String,
+    /// How its requests carry the token (resile's auth layer adds it itself).
+    token: Contender,
+    layers: Vec<Arc<dyn Middleware>>,
+}
+
+impl Entrant {
+    fn client(&self) -> ClientWithMiddleware {
+        let mut b = ClientBuilder::new(reqwest::Client::new());
+        for l in &self.layers {
+            b = b.with_arc(Arc::clone(l));
+        }
+        b.with(Stub::ok()).build()
+    }
+
+    /// Bytes of per-request future state over all its layers.
+    fn future_bytes(&self, rt: &Runtime, url: &Url) -> usize {
+        let probes: Vec<FutureSize> = self.layers.iter().map(|_| FutureSize::default()).collect();
+        let mut b = ClientBuilder::new(reqwest::Client::new());
+        for (l, p) in self.layers.iter().zip(&probes) {
+            b = b.with(p.clone()).with_arc(Arc::clone(l));
+        }
+        rt.block_on(run(self.token, &b.with(Stub::ok()).build(), url, 1));
+        probes.iter().map(FutureSize::bytes).sum()
+    }
+}
+
+/// The three contenders, then each of resile's layers alone.
+fn entrants() -> Vec<Entrant> {
+    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+    let service = resile_service(HOST, false).expect("valid resile configuration");
+    let mut out = vec![
+        Entrant {
+            name: "bare".into(),
+            token: Contender::Bare,
+            layers: Vec::new(),
+        },
+        Entrant {
+            name: "reqwest-retry".into(),
+            token: Contender::ReqwestRetry,
+            layers: vec![Arc::new(RetryTransientMiddleware::new_with_policy(policy))],
+        },
+        Entrant {
+            name: "resile".into(),
+            token: Contender::Resile,
+            layers: service.middlewares(),
+        },
+    ];
+    let names = ["retry", "auth", "breaker", "device gate", "pacing"];
+    for (name, layer) in names.iter().zip(service.middlewares()) {
+        out.push(Entrant {
+            name: format!("  {name} only"),
+            token: if *name == "auth" {
+                Contender::Resile
+            } else {
+                Contender::Bare
+            },
+            layers: vec![layer],
+        });
+    }
+    out
+}
+
 #[allow(clippy::print_stdout)] // benches report on stdout
 fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
-    const BATCH: u64 = 20_000;
-    let (rounds, batch) = if quick { (1, 10) } else { (15, BATCH) };
-    let clients: Vec<_> = Contender::ALL
-        .iter()
-        .map(|&c| (c, stub_client(c)))
-        .collect();
+    let (rounds, batch) = if quick { (1, 10) } else { (15, 20_000) };
+    let entrants = entrants();
+    let clients: Vec<_> = entrants.iter().map(Entrant::client).collect();
     let mut per_round: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
-    for (c, client) in &clients {
-        rt.block_on(run(*c, client, url, batch.min(1000))); // warm up
+    for (e, client) in entrants.iter().zip(&clients) {
+        rt.block_on(run(e.token, client, url, batch.min(1000))); // warm up
     }
     for round in 0..rounds {
         for k in 0..clients.len() {
             let i = (round + k) % clients.len();
-            let (c, client) = &clients[i];
             let start = now();
-            rt.block_on(run(*c, client, url, batch));
+            rt.block_on(run(entrants[i].token, &clients[i], url, batch));
             per_round[i].push(start.elapsed());
         }
     }
@@ -95,88 +159,28 @@ fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
         .map(|xs| per_item_ns(median(xs), batch))
         .collect();
     println!(
-        "\nmiddleware overhead vs a stub terminal: {rounds} rounds x {batch} sequential GETs each, median per request"
+        "\nmiddleware overhead vs a stub terminal: {rounds} rounds x {batch} sequential GETs per client, order rotated per round; median per request"
     );
     println!(
-        "{:<14} {:>10} {:>12} {:>8} {:>12}",
-        "client", "ns/req", "vs bare ns", "ratio", "allocs/req"
+        "{:<18} {:>8} {:>11} {:>8} {:>11} {:>10}",
+        "client", "ns/req", "vs bare ns", "ratio", "allocs/req", "future B"
     );
-    for (i, (c, client)) in clients.iter().enumerate() {
-        let allocs = allocation_counter::measure(|| rt.block_on(run(*c, client, url, 100)));
+    for (i, (e, client)) in entrants.iter().zip(&clients).enumerate() {
+        let allocs = allocation_counter::measure(|| rt.block_on(run(e.token, client, url, 100)));
         println!(
-            "{:<14} {:>10.0} {:>+12.0} {:>8.3} {:>12.1}",
-            c.name(),
+            "{:<18} {:>8.0} {:>+11.0} {:>8.3} {:>11.1} {:>10}",
+            e.name,
             ns[i],
             ns[i] - ns[0],
             ns[i] / ns[0],
-            allocs.count_total as f64 / 100.0
+            allocs.count_total as f64 / 100.0,
+            e.future_bytes(rt, url)
         );
     }
     println!(
         "resile vs reqwest-retry: {:+.0} ns/req ({:.3}x)",
         ns[2] - ns[1],
         ns[2] / ns[1]
-    );
-    per_layer(rt, url, rounds, batch, ns[0]);
-}
-
-/// Each of resile's layers alone in front of the stub, against bare.
-#[allow(clippy::print_stdout)] // benches report on stdout
-fn per_layer(rt: &Runtime, url: &Url, rounds: usize, batch: u64, bare_ns: f64) {
-    let service = resile_service(HOST, false).expect("valid resile configuration");
-    let names = ["retry", "auth", "breaker", "device gate", "pacing"];
-    println!("resile's layers one at a time (same stub, {rounds} rounds x {batch}):");
-    println!(
-        "{:<14} {:>10} {:>12} {:>12} {:>10}",
-        "layer", "ns/req", "vs bare ns", "allocs/req", "future B"
-    );
-    for (name, layer) in names.iter().zip(service.middlewares()) {
-        let probe = FutureSize::default();
-        let probed = ClientBuilder::new(reqwest::Client::new())
-            .with(probe.clone())
-            .with_arc(layer.clone())
-            .with(Stub::ok())
-            .build();
-        let client = ClientBuilder::new(reqwest::Client::new())
-            .with_arc(layer)
-            .with(Stub::ok())
-            .build();
-        // The auth layer adds the token; the others get it from the request, as bare does.
-        let c = if *name == "auth" {
-            Contender::Resile
-        } else {
-            Contender::Bare
-        };
-        rt.block_on(run(c, &client, url, batch.min(1000)));
-        let mut xs: Vec<Duration> = (0..rounds)
-            .map(|_| {
-                let start = now();
-                rt.block_on(run(c, &client, url, batch));
-                start.elapsed()
-            })
-            .collect();
-        let ns = per_item_ns(median(&mut xs), batch);
-        let allocs = allocation_counter::measure(|| rt.block_on(run(c, &client, url, 100)));
-        rt.block_on(run(c, &probed, url, 1));
-        println!(
-            "{name:<14} {ns:>10.0} {:>+12.0} {:>12.1} {:>10}",
-            ns - bare_ns,
-            allocs.count_total as f64 / 100.0,
-            probe.bytes()
-        );
-    }
-    // For comparison: reqwest-retry's per-request future.
-    let probe = FutureSize::default();
-    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
-    let probed = ClientBuilder::new(reqwest::Client::new())
-        .with(probe.clone())
-        .with(RetryTransientMiddleware::new_with_policy(policy))
-        .with(Stub::ok())
-        .build();
-    rt.block_on(run(Contender::Bare, &probed, url, 1));
-    println!(
-        "(reqwest-retry's RetryTransientMiddleware future: {} B)",
-        probe.bytes()
     );
 }
 
