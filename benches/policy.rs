@@ -8,6 +8,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Method};
 use resile_benches::decision::{Host, success_path};
+use resile_benches::harness::contended;
 use resile_policy::auth::RefreshFailed;
 use resile_policy::breaker::Feedback;
 use resile_policy::classify::{Input, classify};
@@ -108,6 +109,16 @@ fn backoff_and_budget(c: &mut Criterion) {
             black_box(budget.try_withdraw(clock.now()))
         })
     });
+    let shared = RetryBudget::default();
+    let now = clock.now();
+    c.bench_function("budget/deposit_withdraw_2_threads", |b| {
+        b.iter_custom(|iters| {
+            contended(2, iters, || {
+                shared.deposit(now);
+                black_box(shared.try_withdraw(now));
+            })
+        })
+    });
 }
 
 fn breaker_benches(c: &mut Criterion) {
@@ -119,6 +130,23 @@ fn breaker_benches(c: &mut Criterion) {
             let now = clock.now();
             let p = closed.try_acquire(now).expect("closed");
             black_box(closed.record(p, Feedback::Success, Duration::from_millis(2), now))
+        })
+    });
+    let shared = CircuitBreaker::default();
+    let now = clock.now();
+    g.bench_function("closed/acquire_record_2_threads", |b| {
+        b.iter_custom(|iters| {
+            contended(2, iters, || {
+                let p = shared.try_acquire(now).expect("closed");
+                black_box(shared.record(p, Feedback::Success, Duration::from_millis(2), now));
+            })
+        })
+    });
+    g.bench_function("closed/acquire_only_2_threads", |b| {
+        b.iter_custom(|iters| {
+            contended(2, iters, || {
+                black_box(shared.try_acquire(now).is_ok());
+            })
         })
     });
     let open = CircuitBreaker::default();
@@ -147,6 +175,19 @@ fn breaker_benches(c: &mut Criterion) {
         )
     });
     g.finish();
+    let info = allocation_counter::measure(|| {
+        for _ in 0..10_000 {
+            let p = closed.try_acquire(now).expect("closed");
+            black_box(closed.record(p, Feedback::Success, Duration::from_millis(2), now));
+        }
+    });
+    report_allocations("breaker/closed/acquire_record", info.count_total);
+}
+
+#[allow(clippy::print_stdout)] // benches report on stdout
+fn report_allocations(name: &str, count: u64) {
+    println!("{name} allocations over 10000 calls: {count}");
+    assert_eq!(count, 0, "{name} must not allocate");
 }
 
 fn token_benches(c: &mut Criterion) {
@@ -170,9 +211,15 @@ fn token_benches(c: &mut Criterion) {
             black_box((state.needs_refresh(now), state.current(now)))
         })
     });
+    let info = allocation_counter::measure(|| {
+        for _ in 0..10_000 {
+            let now = clock.now();
+            black_box((state.needs_refresh(now), state.current(now)));
+        }
+    });
+    report_allocations("token/needs_refresh_and_current", info.count_total);
 }
 
-#[allow(clippy::print_stdout)] // benches report on stdout
 fn full_decision(c: &mut Criterion) {
     let clock = ManualClock::new();
     let mut host = Host::default();
@@ -189,11 +236,7 @@ fn full_decision(c: &mut Criterion) {
             black_box(success_path(&mut host, &headers, clock.now()));
         }
     });
-    println!(
-        "decision/success_path allocations over 10000 calls: {}",
-        info.count_total
-    );
-    assert_eq!(info.count_total, 0, "the success path must not allocate");
+    report_allocations("decision/success_path", info.count_total);
 }
 
 criterion_group!(

@@ -1,0 +1,197 @@
+//! Middleware overhead on the success path: one GET through (a) a bare
+//! `ClientWithMiddleware`, (b) reqwest-retry's `RetryTransientMiddleware`, (c) resile's
+//! full stack (retry, auth with a static token, breaker, device gate, pacing), each
+//! ending in the same [`Stub`] terminal that answers 200 without a network.
+//!
+//! Criterion measures each contender; then an interleaved side-by-side run (15 rounds
+//! of 20 000 requests per client, order rotating per round, with each of resile's
+//! layers alone as extra clients) prints per-request medians, the difference and
+//! ratio against bare, allocations per request, and the bytes of per-request future
+//! state the client's layers keep (see `FutureSize`).
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::Criterion;
+use reqwest::Url;
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
+use reqwest_retry::RetryTransientMiddleware;
+use reqwest_retry::policies::ExponentialBackoff;
+use resile_benches::clients::{Contender, resile_service};
+use resile_benches::harness::{list_mode, median, now, per_item_ns, quick_mode};
+use resile_benches::probe::FutureSize;
+use resile_benches::stub::Stub;
+use tokio::runtime::Runtime;
+
+const HOST: &str = "api.bench.test";
+const URL: &str = "https://api.bench.test/v3/devices/0161b8e8a2d10a580a01020300000000";
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn stub_client(contender: Contender) -> ClientWithMiddleware {
+    contender
+        .builder(reqwest::Client::new(), HOST, false)
+        .expect("valid resile configuration")
+        .with(Stub::ok())
+        .build()
+}
+
+/// `n` sequential GETs; panics on anything but a 200 (a broken bench must not pass).
+async fn run(contender: Contender, client: &ClientWithMiddleware, url: &Url, n: u64) {
+    for _ in 0..n {
+        let resp = contender
+            .get(client, url.clone())
+            .send()
+            .await
+            .expect("the stub answers");
+        assert_eq!(resp.status(), 200);
+        black_box(resp);
+    }
+}
+
+fn criterion_benches(c: &mut Criterion, rt: &Runtime, url: &Url) {
+    let mut g = c.benchmark_group("middleware/success_200");
+    for contender in Contender::ALL {
+        let client = stub_client(contender);
+        g.bench_function(contender.name(), |b| {
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = now();
+                    run(contender, &client, url, iters).await;
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
+/// One client in the side-by-side rotation.
+struct Entrant {
+    name: String,
+    /// How its requests carry the token (resile's auth layer adds it itself).
+    token: Contender,
+    layers: Vec<Arc<dyn Middleware>>,
+}
+
+impl Entrant {
+    fn client(&self) -> ClientWithMiddleware {
+        let mut b = ClientBuilder::new(reqwest::Client::new());
+        for l in &self.layers {
+            b = b.with_arc(Arc::clone(l));
+        }
+        b.with(Stub::ok()).build()
+    }
+
+    /// Bytes of per-request future state over all its layers.
+    fn future_bytes(&self, rt: &Runtime, url: &Url) -> usize {
+        let probes: Vec<FutureSize> = self.layers.iter().map(|_| FutureSize::default()).collect();
+        let mut b = ClientBuilder::new(reqwest::Client::new());
+        for (l, p) in self.layers.iter().zip(&probes) {
+            b = b.with(p.clone()).with_arc(Arc::clone(l));
+        }
+        rt.block_on(run(self.token, &b.with(Stub::ok()).build(), url, 1));
+        probes.iter().map(FutureSize::bytes).sum()
+    }
+}
+
+/// The three contenders, then each of resile's layers alone.
+fn entrants() -> Vec<Entrant> {
+    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+    let service = resile_service(HOST, false).expect("valid resile configuration");
+    let mut out = vec![
+        Entrant {
+            name: "bare".into(),
+            token: Contender::Bare,
+            layers: Vec::new(),
+        },
+        Entrant {
+            name: "reqwest-retry".into(),
+            token: Contender::ReqwestRetry,
+            layers: vec![Arc::new(RetryTransientMiddleware::new_with_policy(policy))],
+        },
+        Entrant {
+            name: "resile".into(),
+            token: Contender::Resile,
+            layers: service.middlewares(),
+        },
+    ];
+    let names = ["retry", "auth", "breaker", "device gate", "pacing"];
+    for (name, layer) in names.iter().zip(service.middlewares()) {
+        out.push(Entrant {
+            name: format!("  {name} only"),
+            token: if *name == "auth" {
+                Contender::Resile
+            } else {
+                Contender::Bare
+            },
+            layers: vec![layer],
+        });
+    }
+    out
+}
+
+#[allow(clippy::print_stdout)] // benches report on stdout
+fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
+    let (rounds, batch) = if quick { (1, 10) } else { (15, 20_000) };
+    let entrants = entrants();
+    let clients: Vec<_> = entrants.iter().map(Entrant::client).collect();
+    let mut per_round: Vec<Vec<Duration>> = vec![Vec::new(); clients.len()];
+    for (e, client) in entrants.iter().zip(&clients) {
+        rt.block_on(run(e.token, client, url, batch.min(1000))); // warm up
+    }
+    for round in 0..rounds {
+        for k in 0..clients.len() {
+            let i = (round + k) % clients.len();
+            let start = now();
+            rt.block_on(run(entrants[i].token, &clients[i], url, batch));
+            per_round[i].push(start.elapsed());
+        }
+    }
+    let ns: Vec<f64> = per_round
+        .iter_mut()
+        .map(|xs| per_item_ns(median(xs), batch))
+        .collect();
+    println!(
+        "\nmiddleware overhead vs a stub terminal: {rounds} rounds x {batch} sequential GETs per client, order rotated per round; median per request"
+    );
+    println!(
+        "{:<18} {:>8} {:>11} {:>8} {:>11} {:>10}",
+        "client", "ns/req", "vs bare ns", "ratio", "allocs/req", "future B"
+    );
+    for (i, (e, client)) in entrants.iter().zip(&clients).enumerate() {
+        let allocs = allocation_counter::measure(|| rt.block_on(run(e.token, client, url, 100)));
+        println!(
+            "{:<18} {:>8.0} {:>+11.0} {:>8.3} {:>11.1} {:>10}",
+            e.name,
+            ns[i],
+            ns[i] - ns[0],
+            ns[i] / ns[0],
+            allocs.count_total as f64 / 100.0,
+            e.future_bytes(rt, url)
+        );
+    }
+    println!(
+        "resile vs reqwest-retry: {:+.0} ns/req ({:.3}x)",
+        ns[2] - ns[1],
+        ns[2] / ns[1]
+    );
+}
+
+fn main() {
+    let quick = quick_mode();
+    let rt = runtime();
+    let url = Url::parse(URL).expect("a valid URL");
+    let mut c = Criterion::default().configure_from_args();
+    criterion_benches(&mut c, &rt, &url);
+    c.final_summary();
+    if !list_mode() {
+        side_by_side(&rt, &url, quick);
+    }
+}
