@@ -116,6 +116,20 @@ impl<K: Hash + Eq + Clone, V> Registry<K, V> {
         value
     }
 
+    /// [`get_or_insert_with`](Self::get_or_insert_with) by a borrowed key (`&str`
+    /// for `String` keys): the owned key is made only when inserting, so a lookup
+    /// of a present key allocates nothing.
+    pub fn get_or_insert_by<Q>(&self, key: &Q, make: impl FnOnce() -> V) -> Arc<V>
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    {
+        match self.get(key) {
+            Some(value) => value,
+            None => self.get_or_insert_with(&key.to_owned(), make),
+        }
+    }
+
     /// The value for `key`, if present; counts as a use.
     pub fn get<Q>(&self, key: &Q) -> Option<Arc<V>>
     where

@@ -40,6 +40,6 @@ pub struct Deadline(pub Instant);
 #[derive(Debug, Clone)]
 pub(crate) struct Observed {
     pub(crate) classification: Classification,
-    #[allow(dead_code)] // read by the device gate
-    pub(crate) device_id: Option<std::sync::Arc<str>>,
+    /// Set by the layer that classified this attempt; cleared before the next one.
+    pub(crate) fresh: bool,
 }

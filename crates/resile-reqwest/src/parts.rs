@@ -2,7 +2,6 @@
 //! classifier, and puts it back together untouched.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -13,17 +12,15 @@ use reqwest::{Request, Response, ResponseBuilderExt, Url};
 use reqwest_middleware::Next;
 use resile_policy::classify::{Input, Transport};
 use resile_policy::{Classify, Clock};
+use url::Position;
 
 use crate::TokioClock;
 use crate::ext::Observed;
 
-/// `host[:port]` of a URL: the key for per-host state (breaker, budget, holds).
-pub(crate) fn authority(url: &Url) -> String {
-    let host = url.host_str().unwrap_or("");
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
-    }
+/// `host[:port]` of a URL, borrowed (no user info): the key for per-host state
+/// (breaker, budget, holds).
+pub(crate) fn authority(url: &Url) -> &str {
+    &url[Position::BeforeHost..Position::AfterPort]
 }
 
 /// Runs the rest of the chain for one attempt and classifies what came back.
@@ -40,61 +37,77 @@ pub(crate) async fn run_and_observe(
     body_limit: usize,
 ) -> (reqwest_middleware::Result<Response>, Option<Observed>) {
     let method = req.method().clone();
-    let url = req.url().clone();
-    ext.remove::<Observed>();
+    // Mark an earlier verdict stale rather than removing it: updating the slot in
+    // place keeps every attempt after the first free of allocations.
+    if let Some(seen) = ext.get_mut::<Observed>() {
+        seen.fresh = false;
+    }
     let result = next.run(req, ext).await;
-    if let Some(seen) = ext.get::<Observed>() {
+    if let Some(seen) = ext.get::<Observed>().filter(|s| s.fresh) {
         return (result, Some(seen.clone()));
     }
     let (result, seen) = match result {
+        Ok(resp) if resp.status().as_u16() < 400 => {
+            let seen = classify_success(classifier, &method, &resp);
+            (Ok(resp), Some(seen))
+        }
+        // The rare path reads a body: boxed, so its state does not weigh on every
+        // request's future.
         Ok(resp) => {
-            let (resp, seen) = classify_response(classifier, &method, &url, resp, body_limit).await;
+            let (resp, seen) =
+                Box::pin(classify_response(classifier, &method, resp, body_limit)).await;
             (Ok(resp), Some(seen))
         }
         Err(reqwest_middleware::Error::Reqwest(e)) => {
-            let seen = classify_error(classifier, &method, &url, &e);
+            let seen = classify_error(classifier, &method, &e);
             (Err(reqwest_middleware::Error::Reqwest(e)), seen)
         }
         Err(other) => (Err(other), None),
     };
     if let Some(seen) = &seen {
-        ext.insert(seen.clone());
+        match ext.get_mut::<Observed>() {
+            Some(slot) => slot.clone_from(seen),
+            None => {
+                ext.insert(seen.clone());
+            }
+        }
     }
     (result, seen)
 }
 
-/// Classifies a response. Bodies of responses below 400 are never read; others
-/// are read up to `body_limit` bytes and the response is rebuilt so the caller
-/// still gets every byte (or the error that broke the body off).
+fn observed(outcome: &resile_policy::Outcome<'_>) -> Observed {
+    Observed {
+        classification: outcome.classification(),
+        fresh: true,
+    }
+}
+
+/// Classifies a response below 400 from its status and headers (the body is
+/// never read).
+fn classify_success(classifier: &dyn Classify, method: &http::Method, resp: &Response) -> Observed {
+    let status = resp.status().as_u16();
+    let input = Input::response(method, resp.url().path(), status, resp.headers(), b"");
+    observed(&classifier.classify(&input))
+}
+
+/// Classifies a response of 400 or more: reads up to `body_limit` bytes of the body
+/// and rebuilds the response so the caller still gets every byte (or the error that
+/// broke the body off).
 pub(crate) async fn classify_response(
     classifier: &dyn Classify,
     method: &http::Method,
-    url: &Url,
     resp: Response,
     body_limit: usize,
 ) -> (Response, Observed) {
     let status = resp.status().as_u16();
-    if status < 400 {
-        let headers = resp.headers();
-        let input = Input::response(method, url.path(), status, headers, b"");
-        let outcome = classifier.classify(&input);
-        let seen = Observed {
-            classification: outcome.classification(),
-            device_id: outcome.device_id().map(Arc::from),
-        };
-        return (resp, seen);
-    }
     let (resp, prefix, complete) = read_prefix(resp, body_limit).await;
+    let path = resp.url().path();
     let mut input =
-        Input::response(method, url.path(), status, resp.headers(), &prefix).at(TokioClock.wall());
+        Input::response(method, path, status, resp.headers(), &prefix).at(TokioClock.wall());
     if !complete {
         input = input.body_incomplete();
     }
-    let outcome = classifier.classify(&input);
-    let seen = Observed {
-        classification: outcome.classification(),
-        device_id: outcome.device_id().map(Arc::from),
-    };
+    let seen = observed(&classifier.classify(&input));
     (resp, seen)
 }
 
@@ -103,15 +116,13 @@ pub(crate) async fn classify_response(
 pub(crate) fn classify_error(
     classifier: &dyn Classify,
     method: &http::Method,
-    url: &Url,
     err: &reqwest::Error,
 ) -> Option<Observed> {
     let failure = transport_of(err)?;
-    let outcome = classifier.classify(&Input::transport(method, url.path(), failure));
-    Some(Observed {
-        classification: outcome.classification(),
-        device_id: outcome.device_id().map(Arc::from),
-    })
+    let path = err.url().map_or("", |u| u.path());
+    Some(observed(
+        &classifier.classify(&Input::transport(method, path, failure)),
+    ))
 }
 
 /// Which transport row a `reqwest::Error` falls under.

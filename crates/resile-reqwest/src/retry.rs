@@ -82,7 +82,7 @@ impl RetryMiddleware {
         let template = self.budget?;
         Some(
             self.budgets
-                .get_or_insert_with(&host.to_owned(), || template.build().unwrap_or_default()),
+                .get_or_insert_by(host, || template.build().unwrap_or_default()),
         )
     }
 
@@ -121,7 +121,7 @@ impl RetryMiddleware {
         deadline: Option<Instant>,
     ) -> reqwest_middleware::Result<Response> {
         let clock = TokioClock;
-        let host = authority(req.url());
+        let host = authority(req.url()).to_owned();
         let method = req.method().clone();
         let idempotency_key = req.headers().contains_key("idempotency-key");
         let budget = self.budget_for(&host);

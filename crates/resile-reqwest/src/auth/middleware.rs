@@ -255,7 +255,7 @@ impl Middleware for AuthMiddleware {
         ext: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let host = authority(req.url());
+        let host = authority(req.url()).to_owned();
         match self.hosts.may_attach(req.url().scheme(), &host) {
             Attach::NotConfigured => next.run(req, ext).await,
             Attach::RefuseInsecure => {

@@ -167,11 +167,8 @@ impl BreakerMiddleware {
     }
 
     fn breaker_for(&self, host: &str) -> Arc<CircuitBreaker> {
-        if let Some(b) = self.breakers.get(host) {
-            return b;
-        }
-        let seed = host_seed(self.base_seed, host);
-        self.breakers.get_or_insert_with(&host.to_owned(), || {
+        self.breakers.get_or_insert_by(host, || {
+            let seed = host_seed(self.base_seed, host);
             CircuitBreaker::with_rng(self.config, DefaultRng::new(seed))
         })
     }
@@ -255,7 +252,7 @@ impl Middleware for BreakerMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let clock = TokioClock;
-        let host = authority(req.url());
+        let host = authority(req.url()).to_owned();
         let breaker = self.breaker_for(&host);
         let start = clock.now();
         let permit = match breaker.try_acquire(start) {

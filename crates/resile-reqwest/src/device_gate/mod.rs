@@ -258,7 +258,7 @@ impl Middleware for DeviceGateMiddleware {
             Route::Device { id: Some(id), .. } => id.to_owned(),
             _ => return next.run(req, ext).await,
         };
-        let host = authority(req.url());
+        let host = authority(req.url()).to_owned();
         let key = (host, device);
         let state = self.state_for(&key);
         let (host, device) = (key.0.as_str(), key.1.as_str());

@@ -212,7 +212,9 @@ impl PacingMiddleware {
             && matches!(c.reason(), Some(Reason::Throttled | Reason::Unavailable));
         if let Some(hint) = c.retry_after().filter(|_| held) {
             let until = now + hint.min(self.max_hold);
-            let pace = self.hosts.get_or_insert_with(host, HostPace::default);
+            let pace = self
+                .hosts
+                .get_or_insert_by(host.as_str(), HostPace::default);
             if pace.hold(until) {
                 self.holds.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(target: "resile::pace", host = %host, hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
@@ -223,7 +225,9 @@ impl PacingMiddleware {
             // the host accepts: a hold alone would release every waiter at once.
             HostSignal::Throttled => {
                 let Some(cfg) = self.adaptive else { return };
-                let pace = self.hosts.get_or_insert_with(host, HostPace::default);
+                let pace = self
+                    .hosts
+                    .get_or_insert_by(host.as_str(), HostPace::default);
                 if pace.throttled(cfg, sent, now) {
                     self.slowdowns.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429: lowering the pace");
@@ -233,7 +237,9 @@ impl PacingMiddleware {
                 if let Some(cfg) = self.adaptive {
                     // Counted even at full speed: the accepted rate is what a 429
                     // lowers the pace to.
-                    let pace = self.hosts.get_or_insert_with(host, HostPace::default);
+                    let pace = self
+                        .hosts
+                        .get_or_insert_by(host.as_str(), HostPace::default);
                     pace.succeeded(cfg, now);
                 }
             }
@@ -261,7 +267,7 @@ impl Middleware for PacingMiddleware {
         ext: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let host = authority(req.url());
+        let host = authority(req.url()).to_owned();
         let deadline = ext.get::<Deadline>().map(|d| d.0);
         self.wait_turn(&host, deadline).await?;
         let sent = TokioClock.now();
