@@ -56,7 +56,8 @@ const fn case(preset: &'static str, title: &'static str, secs: u64) -> Case {
 /// The full matrix. Durations follow the presets: the storm's first window is
 /// 3 s to 6 s (next at 12 s), so 10 s leaves 4 s to recover, more than the
 /// breaker needs; a full outage runs 10 s, since the breaker's fixed trip cost
-/// (about 10 requests) would dominate a shorter one; tokens live 2 s, so 9 s
+/// (about 10 requests) would dominate a shorter one, and the 429 quota 10 s, since
+/// discovering the limit costs a few 429s once; tokens live 2 s, so 9 s
 /// holds 4 expiries with half a lifetime to spare on either side; device queues
 /// drain one command per 5 s, so commands go to 2 devices, whose queues (20) fill
 /// after about 2 s at the default load.
@@ -67,7 +68,7 @@ pub const FULL: [Case; 9] = [
     case("outage-500", "full outage 500", 10),
     case("storm", "storm (3 s outage in 9 s)", 10),
     case("stale-token", "stale token (2 s lifetime)", 9),
-    case("quota-429", "429 quota (10/s, Retry-After: 1)", 5),
+    case("quota-429", "429 quota (10/s, Retry-After: 1)", 10),
     case("account-limit", "403 account limit", 3),
     Case {
         hot_devices: Some(2),
