@@ -119,6 +119,11 @@ fn entrants() -> Vec<Entrant> {
         Entrant {
             name: "resile".into(),
             token: Contender::Resile,
+            layers: vec![Arc::new(service.middleware())],
+        },
+        Entrant {
+            name: "  as 5 separate layers".into(),
+            token: Contender::Resile,
             layers: service.middlewares(),
         },
     ];

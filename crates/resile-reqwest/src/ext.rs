@@ -7,7 +7,8 @@ use resile_policy::Classification;
 
 /// How many attempts a logical request took (1 = no retry).
 ///
-/// Left in the response's extensions and in the request extensions passed to
+/// Left in the response's extensions, or, when an error is returned, in the
+/// request extensions passed to
 /// [`ClientWithMiddleware::execute_with_extensions`], so it is readable after an
 /// error too. `resend_count()` is OpenTelemetry's `http.request.resend_count`.
 ///
@@ -22,7 +23,8 @@ impl Attempts {
     }
 }
 
-/// The classification of the last attempt, left beside [`Attempts`].
+/// The classification of the last attempt, left beside [`Attempts`] (on the
+/// response, or in the request extensions after an error).
 ///
 /// Read it with `response.extensions().get::<FinalClassification>()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,11 +37,31 @@ pub struct FinalClassification(pub Classification);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Deadline(pub Instant);
 
-/// The classification of the current attempt, shared between our layers so the
-/// innermost one that classifies does it for all (nothing is decided twice).
-#[derive(Debug, Clone)]
-pub(crate) struct Observed {
-    pub(crate) classification: Classification,
+/// Per-request scratch space shared by our layers, one extension (one allocation)
+/// for all of them: the verdict on the current attempt, so the innermost layer that
+/// classifies does it for all (nothing is decided twice), and the deadline the retry
+/// layer works to, so the layers below it never wait past it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scratch {
+    /// The verdict on the current attempt.
+    pub(crate) classification: Option<Classification>,
     /// Set by the layer that classified this attempt; cleared before the next one.
     pub(crate) fresh: bool,
+    /// The retry layer's deadline for the whole request, if it set one.
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// The deadline for this request: the caller's [`Deadline`], else the retry layer's.
+pub(crate) fn deadline(ext: &http::Extensions) -> Option<Instant> {
+    ext.get::<Deadline>()
+        .map(|d| d.0)
+        .or_else(|| ext.get::<Scratch>().and_then(|s| s.deadline))
+}
+
+/// The scratch space, inserted on first use.
+pub(crate) fn scratch(ext: &mut http::Extensions) -> &mut Scratch {
+    if ext.get::<Scratch>().is_none() {
+        ext.insert(Scratch::default());
+    }
+    ext.get_mut::<Scratch>().expect("inserted above")
 }

@@ -75,6 +75,7 @@
 
 mod auth;
 mod breaker;
+mod chain;
 mod clock;
 mod device_gate;
 mod error;
@@ -100,5 +101,5 @@ pub use retry::{RetryBuilder, RetryMiddleware};
 pub use service::{
     AuthConfig, BackoffConfig, BreakerConfigToml, BudgetConfig, ConfigDuration, DeviceGateConfig,
     OptionalDuration, PacingConfig, Resilience, ResilienceBuilder, ResilienceConfig, RetryConfig,
-    RoutesConfig, Service, ServiceBuilder, ServiceConfig,
+    RoutesConfig, Service, ServiceBuilder, ServiceConfig, Stack,
 };

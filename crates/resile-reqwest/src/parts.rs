@@ -9,13 +9,13 @@ use http::Extensions;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
 use reqwest::{Request, Response, ResponseBuilderExt, Url};
-use reqwest_middleware::Next;
 use resile_policy::classify::{Input, Transport};
 use resile_policy::{Classify, Clock};
 use url::Position;
 
 use crate::TokioClock;
-use crate::ext::Observed;
+use crate::chain::Inner;
+use crate::ext::{Scratch, scratch};
 
 /// `host[:port]` of a URL, borrowed (no user info): the key for per-host state
 /// (breaker, budget, holds).
@@ -29,22 +29,32 @@ pub(crate) fn authority(url: &Url) -> &str {
 /// otherwise this one classifies and leaves the verdict for the layers further out.
 /// `None` means the chain failed with an error we do not classify (another
 /// middleware's, or one of ours such as an open circuit).
-pub(crate) async fn run_and_observe(
-    next: Next<'_>,
-    req: Request,
+/// One attempt's verdict, as `run_and_observe` returns it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Observed {
+    pub(crate) classification: resile_policy::Classification,
+}
+
+pub(crate) async fn run_and_observe<I: Inner>(
+    next: &I,
+    req: Box<Request>,
     ext: &mut Extensions,
     classifier: &dyn Classify,
     body_limit: usize,
 ) -> (reqwest_middleware::Result<Response>, Option<Observed>) {
     let method = req.method().clone();
-    // Mark an earlier verdict stale rather than removing it: updating the slot in
-    // place keeps every attempt after the first free of allocations.
-    if let Some(seen) = ext.get_mut::<Observed>() {
-        seen.fresh = false;
+    // Mark an earlier verdict stale rather than removing it: updating the scratch
+    // space in place keeps every layer and attempt free of allocations.
+    if let Some(s) = ext.get_mut::<Scratch>() {
+        s.fresh = false;
     }
     let result = next.run(req, ext).await;
-    if let Some(seen) = ext.get::<Observed>().filter(|s| s.fresh) {
-        return (result, Some(seen.clone()));
+    if let Some(c) = ext
+        .get::<Scratch>()
+        .filter(|s| s.fresh)
+        .and_then(|s| s.classification)
+    {
+        return (result, Some(Observed { classification: c }));
     }
     let (result, seen) = match result {
         Ok(resp) if resp.status().as_u16() < 400 => {
@@ -65,12 +75,9 @@ pub(crate) async fn run_and_observe(
         Err(other) => (Err(other), None),
     };
     if let Some(seen) = &seen {
-        match ext.get_mut::<Observed>() {
-            Some(slot) => slot.clone_from(seen),
-            None => {
-                ext.insert(seen.clone());
-            }
-        }
+        let s = scratch(ext);
+        s.classification = Some(seen.classification);
+        s.fresh = true;
     }
     (result, seen)
 }
@@ -78,7 +85,6 @@ pub(crate) async fn run_and_observe(
 fn observed(outcome: &resile_policy::Outcome<'_>) -> Observed {
     Observed {
         classification: outcome.classification(),
-        fresh: true,
     }
 }
 

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use http::Extensions;
 use reqwest::{Request, Response};
-use reqwest_middleware::{Middleware, Next};
 use resile_policy::classify::BODY_PREFIX_LIMIT;
 use resile_policy::retry::{Attempt, RetryDecision, Stop};
 use resile_policy::{
@@ -16,7 +15,8 @@ use resile_policy::{
 };
 use tracing::Instrument;
 
-use crate::ext::{Attempts, Deadline, FinalClassification};
+use crate::chain::{Inner, Layer, middleware_from_layer};
+use crate::ext::{Attempts, Deadline, FinalClassification, scratch};
 use crate::parts::{authority, run_and_observe};
 use crate::{TokioClock, telemetry};
 
@@ -31,8 +31,8 @@ use crate::{TokioClock, telemetry};
 ///
 /// When it stops, it returns the **last response or error unchanged**, so
 /// `status()` and `is_timeout()` keep working; [`Attempts`] and
-/// [`FinalClassification`] are left in the response's extensions and in the
-/// request extensions.
+/// [`FinalClassification`] are left in the response's extensions or, when it
+/// returns an error, in the request extensions.
 ///
 /// # Defaults
 ///
@@ -88,9 +88,9 @@ impl RetryMiddleware {
 
     async fn run(
         &self,
-        req: Request,
+        req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &impl Inner,
     ) -> reqwest_middleware::Result<Response> {
         let clock = TokioClock;
         let start = clock.now();
@@ -98,33 +98,26 @@ impl RetryMiddleware {
             .get::<Deadline>()
             .map(|d| d.0)
             .or_else(|| self.deadline.map(|d| start + d));
-        // Inner layers (auth, device gate, pacing) wait too: show them the deadline.
-        let published = match (ext.get::<Deadline>(), deadline) {
-            (None, Some(d)) => {
-                ext.insert(Deadline(d));
-                true
-            }
-            _ => false,
-        };
+        // Inner layers (auth, device gate, pacing) wait too: show them the deadline,
+        // and take it back after (the caller may reuse the extensions).
+        scratch(ext).deadline = deadline;
         let result = self.attempts(req, ext, next, deadline).await;
-        if published {
-            ext.remove::<Deadline>();
-        }
+        scratch(ext).deadline = None;
         result
     }
 
     async fn attempts(
         &self,
-        req: Request,
+        req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &impl Inner,
         deadline: Option<Instant>,
     ) -> reqwest_middleware::Result<Response> {
         let clock = TokioClock;
-        let host = authority(req.url()).to_owned();
+        let host = authority(req.url());
         let method = req.method().clone();
         let idempotency_key = req.headers().contains_key("idempotency-key");
-        let budget = self.budget_for(&host);
+        let budget = self.budget_for(host);
         let unlimited = RetryBudget::unlimited();
         let budget_ref = budget.as_deref().unwrap_or(&unlimited);
         let mut backoff = self.backoff.reseeded(self.seeds.next());
@@ -132,7 +125,8 @@ impl RetryMiddleware {
         loop {
             number += 1;
             // A stream cannot be replayed: send the original once and pass it through.
-            let Some(mut this) = req.try_clone() else {
+            let Some(mut this) = req.try_clone().map(Box::new) else {
+                let host = host.to_owned();
                 let (result, seen) =
                     run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit)
                         .await;
@@ -142,17 +136,11 @@ impl RetryMiddleware {
             if let Some(timeout) = self.timeout(this.timeout().copied(), deadline, clock.now()) {
                 *this.timeout_mut() = Some(timeout);
             }
-            let (result, seen) = run_and_observe(
-                next.clone(),
-                this,
-                ext,
-                self.classifier.as_ref(),
-                self.body_limit,
-            )
-            .await;
+            let (result, seen) =
+                run_and_observe(next, this, ext, self.classifier.as_ref(), self.body_limit).await;
             let Some(seen) = seen else {
                 // Not ours to judge (an open circuit, another middleware's error).
-                return finish(result, ext, number, None, &host);
+                return finish(result, ext, number, None, host);
             };
             let c = seen.classification;
             let now = clock.now();
@@ -181,16 +169,16 @@ impl RetryMiddleware {
                         wait = ?wait,
                         "retrying"
                     );
-                    telemetry::retry(&host, reason);
+                    telemetry::retry(host, reason);
                     drop(result);
                     clock.sleep(after).await;
                 }
                 RetryDecision::Stop(stop) => {
                     if stop != Stop::NotRetryable {
                         tracing::debug!(target: "resile::retry", attempt = number, why = stop.as_str(), "giving up");
-                        telemetry::gave_up(&host, stop.as_str());
+                        telemetry::gave_up(host, stop.as_str());
                     }
-                    return finish(result, ext, number, Some(c), &host);
+                    return finish(result, ext, number, Some(c), host);
                 }
             }
         }
@@ -228,30 +216,30 @@ fn finish(
     class: Option<resile_policy::Classification>,
     host: &str,
 ) -> reqwest_middleware::Result<Response> {
-    ext.insert(Attempts(attempts));
     let span = tracing::Span::current();
     span.record("attempts", attempts);
     if let Some(c) = class {
-        ext.insert(FinalClassification(c));
         span.record("class", c.class().as_str());
         telemetry::attempts(host, c.class().as_str(), attempts);
     }
-    if let Ok(resp) = &mut result {
-        resp.extensions_mut().insert(Attempts(attempts));
-        if let Some(c) = class {
-            resp.extensions_mut().insert(FinalClassification(c));
-        }
+    // On the response when there is one, else where the caller can still look.
+    let target = match &mut result {
+        Ok(resp) => resp.extensions_mut(),
+        Err(_) => ext,
+    };
+    target.insert(Attempts(attempts));
+    if let Some(c) = class {
+        target.insert(FinalClassification(c));
     }
     result
 }
 
-#[async_trait::async_trait]
-impl Middleware for RetryMiddleware {
-    async fn handle(
+impl Layer for RetryMiddleware {
+    async fn call<I: Inner>(
         &self,
-        req: Request,
+        req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &I,
     ) -> reqwest_middleware::Result<Response> {
         let span = tracing::info_span!(
             "resile.request",
@@ -264,6 +252,8 @@ impl Middleware for RetryMiddleware {
         self.run(req, ext, next).instrument(span).await
     }
 }
+
+middleware_from_layer!(RetryMiddleware);
 
 /// Configures a [`RetryMiddleware`]; starts from the documented defaults.
 #[derive(Debug, Clone)]

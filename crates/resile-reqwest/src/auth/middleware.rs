@@ -1,19 +1,19 @@
 //! The auth middleware: attach, refresh, replay once.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use http::Extensions;
+use http::HeaderValue;
 use http::header::AUTHORIZATION;
 use reqwest::{Request, Response};
-use reqwest_middleware::{Middleware, Next};
-use resile_policy::auth::Attach;
+use resile_policy::auth::{Attach, Generation};
 use resile_policy::{Classify, HostAllowList, Secret};
 
 use super::failure::bearer;
 use super::flight::Flight;
 use super::{AuthBuilder, TokenSource};
-use crate::ext::Deadline;
+use crate::chain::{Inner, Layer, middleware_from_layer};
 use crate::parts::{authority, run_and_observe};
 use crate::{Error, telemetry};
 
@@ -142,6 +142,9 @@ pub struct AuthMiddleware {
     flight: Flight,
     classifier: Arc<dyn Classify>,
     body_limit: usize,
+    /// The `Authorization` value of the current token, built once per generation
+    /// (cloning a `HeaderValue` shares its bytes).
+    header: Mutex<Option<(Generation, HeaderValue)>>,
 }
 
 impl AuthMiddleware {
@@ -161,7 +164,28 @@ impl AuthMiddleware {
             flight,
             classifier,
             body_limit,
+            header: Mutex::new(None),
         }
+    }
+
+    /// The header for `secret` (generation `generation`), from the cache if built.
+    fn header(
+        &self,
+        secret: &Secret,
+        generation: Generation,
+        host: &str,
+    ) -> Result<HeaderValue, Error> {
+        let mut cached = self.header.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, value)) = cached.as_ref().filter(|(g, _)| *g == generation) {
+            return Ok(value.clone());
+        }
+        // `Flight` installs only tokens that make a valid header; this cannot fail.
+        let value = bearer(secret).ok_or_else(|| {
+            let why = "the token is not a valid HTTP header value".into();
+            Error::refresh_failed(host, 0, why)
+        })?;
+        *cached = Some((generation, value.clone()));
+        Ok(value)
     }
 
     /// Tokens installed so far (successful calls to the source).
@@ -171,22 +195,22 @@ impl AuthMiddleware {
 
     async fn run(
         &self,
-        mut req: Request,
+        mut req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &impl Inner,
         host: &str,
     ) -> reqwest_middleware::Result<Response> {
-        let deadline = ext.get::<Deadline>().map(|d| d.0);
+        let deadline = crate::ext::deadline(ext);
         let (secret, used) = self
             .flight
             .obtain(deadline)
             .await
             .map_err(|e| e.into_error(host))?;
-        let replay = req.try_clone();
-        attach(&mut req, &secret, host)?;
+        let replay = req.try_clone().map(Box::new);
+        req.headers_mut()
+            .insert(AUTHORIZATION, self.header(&secret, used, host)?);
         let classifier = self.classifier.as_ref();
-        let (result, seen) =
-            run_and_observe(next.clone(), req, ext, classifier, self.body_limit).await;
+        let (result, seen) = run_and_observe(next, req, ext, classifier, self.body_limit).await;
         if !seen.is_some_and(|s| s.classification.is_reauth()) {
             return result;
         }
@@ -210,9 +234,11 @@ impl AuthMiddleware {
             "token refused; replaying once"
         );
         match self.flight.obtain(deadline).await {
-            Ok((secret, _)) => {
+            Ok((secret, generation)) => {
                 drop(refused);
-                attach(&mut again, &secret, host)?;
+                again
+                    .headers_mut()
+                    .insert(AUTHORIZATION, self.header(&secret, generation, host)?);
                 run_and_observe(next, again, ext, classifier, self.body_limit)
                     .await
                     .0
@@ -226,16 +252,6 @@ impl AuthMiddleware {
     }
 }
 
-fn attach(req: &mut Request, secret: &Secret, host: &str) -> Result<(), Error> {
-    // `Flight` installs only tokens that make a valid header; this cannot fail.
-    let value = bearer(secret).ok_or_else(|| {
-        let why = "the token is not a valid HTTP header value".into();
-        Error::refresh_failed(host, 0, why)
-    })?;
-    req.headers_mut().insert(AUTHORIZATION, value);
-    Ok(())
-}
-
 impl fmt::Debug for AuthMiddleware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthMiddleware")
@@ -247,13 +263,14 @@ impl fmt::Debug for AuthMiddleware {
     }
 }
 
-#[async_trait::async_trait]
-impl Middleware for AuthMiddleware {
-    async fn handle(
+middleware_from_layer!(AuthMiddleware);
+
+impl Layer for AuthMiddleware {
+    async fn call<I: Inner>(
         &self,
-        req: Request,
+        req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &I,
     ) -> reqwest_middleware::Result<Response> {
         let host = authority(req.url()).to_owned();
         match self.hosts.may_attach(req.url().scheme(), &host) {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use http::Extensions;
 use reqwest::{Request, Response};
-use reqwest_middleware::{Middleware, Next};
 use resile_policy::breaker::{Feedback, Permit, State, Transition};
 use resile_policy::{
     BreakerConfig, CircuitBreaker, Classify, Clock, DefaultRng, HostSignal, Registry,
@@ -16,6 +15,7 @@ use resile_policy::{
 
 pub use builder::BreakerMiddlewareBuilder;
 
+use crate::chain::{Inner, Layer, middleware_from_layer};
 use crate::parts::{authority, run_and_observe};
 use crate::{Error, TokioClock, telemetry};
 
@@ -243,13 +243,14 @@ impl Drop for Pending<'_> {
     }
 }
 
-#[async_trait::async_trait]
-impl Middleware for BreakerMiddleware {
-    async fn handle(
+middleware_from_layer!(BreakerMiddleware);
+
+impl Layer for BreakerMiddleware {
+    async fn call<I: Inner>(
         &self,
-        req: Request,
+        req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &I,
     ) -> reqwest_middleware::Result<Response> {
         let clock = TokioClock;
         let host = authority(req.url()).to_owned();

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use http::Extensions;
 use reqwest::{Request, Response};
-use reqwest_middleware::{Middleware, Next};
 use resile_policy::classify::{Route, Routes};
 use resile_policy::{Classification, Classify, Clock, ExponentialBackoff, Reason, Registry, Scope};
 use tokio::sync::SemaphorePermit;
@@ -18,9 +17,10 @@ use tokio::sync::SemaphorePermit;
 pub use builder::DeviceGateBuilder;
 
 use self::state::{Counters, DeviceState};
+use crate::chain::{Inner, Layer, middleware_from_layer};
 use crate::parts::{authority, run_and_observe};
 use crate::seed::Seeds;
-use crate::{Deadline, Error, TokioClock, telemetry};
+use crate::{Error, TokioClock, telemetry};
 
 /// The device gate: caps and holds requests per device, so one full or sleeping
 /// device is left alone while every other device and route goes on.
@@ -246,13 +246,14 @@ impl DeviceGateMiddleware {
     }
 }
 
-#[async_trait::async_trait]
-impl Middleware for DeviceGateMiddleware {
-    async fn handle(
+middleware_from_layer!(DeviceGateMiddleware);
+
+impl Layer for DeviceGateMiddleware {
+    async fn call<I: Inner>(
         &self,
-        req: Request,
+        req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &I,
     ) -> reqwest_middleware::Result<Response> {
         let device = match self.routes.route(req.url().path()) {
             Route::Device { id: Some(id), .. } => id.to_owned(),
@@ -262,7 +263,7 @@ impl Middleware for DeviceGateMiddleware {
         let key = (host, device);
         let state = self.state_for(&key);
         let (host, device) = (key.0.as_str(), key.1.as_str());
-        let deadline = ext.get::<Deadline>().map(|d| d.0);
+        let deadline = crate::ext::deadline(ext);
         let (slot, generation) = self.enter(&state, host, device, deadline).await?;
         let (result, seen) =
             run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;

@@ -40,12 +40,11 @@ use std::time::{Duration, Instant};
 
 use http::Extensions;
 use reqwest::{Request, Response};
-use reqwest_middleware::{Middleware, Next};
 use resile_policy::{Classification, Classify, Clock, HostSignal, Reason, Registry, Scope};
 
 pub use builder::PacingBuilder;
 
-use crate::ext::Deadline;
+use crate::chain::{Inner, Layer, middleware_from_layer};
 use crate::parts::{authority, run_and_observe};
 use crate::{Error, TokioClock, telemetry};
 use host::{AdaptiveConfig, HostPace};
@@ -259,16 +258,17 @@ fn idle(pace: &HostPace) -> bool {
     pace.is_idle(TokioClock.now())
 }
 
-#[async_trait::async_trait]
-impl Middleware for PacingMiddleware {
-    async fn handle(
+middleware_from_layer!(PacingMiddleware);
+
+impl Layer for PacingMiddleware {
+    async fn call<I: Inner>(
         &self,
-        req: Request,
+        req: Box<Request>,
         ext: &mut Extensions,
-        next: Next<'_>,
+        next: &I,
     ) -> reqwest_middleware::Result<Response> {
         let host = authority(req.url()).to_owned();
-        let deadline = ext.get::<Deadline>().map(|d| d.0);
+        let deadline = crate::ext::deadline(ext);
         self.wait_turn(&host, deadline).await?;
         let sent = TokioClock.now();
         let (result, seen) =

@@ -3,6 +3,7 @@
 mod builder;
 mod config;
 mod duration;
+mod stack;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub use config::{
     ResilienceConfig, RetryConfig, RoutesConfig, ServiceConfig,
 };
 pub use duration::{ConfigDuration, OptionalDuration};
+pub use stack::Stack;
 
 /// Every configured service, each with its stack of layers.
 ///
@@ -109,7 +111,21 @@ impl Service {
         &self.hosts
     }
 
-    /// The layers, outermost first (see [Order](Self#order)).
+    /// The layers as one middleware, in the documented order: the fast way to add
+    /// them all (one future per request, not one per layer).
+    pub fn middleware(&self) -> Stack {
+        Stack {
+            retry: self.retry.clone(),
+            auth: self.auth.clone(),
+            breaker: self.breaker.clone(),
+            device_gate: self.device_gate.clone(),
+            pacing: self.pacing.clone(),
+        }
+    }
+
+    /// The layers one by one, outermost first (see [Order](Self#order)), for a
+    /// stack that puts other middlewares between them. They share their state with
+    /// [`middleware`](Self::middleware).
     pub fn middlewares(&self) -> Vec<Arc<dyn Middleware>> {
         let mut out: Vec<Arc<dyn Middleware>> = Vec::with_capacity(5);
         if let Some(m) = &self.retry {
@@ -130,13 +146,10 @@ impl Service {
         out
     }
 
-    /// Adds the layers to a `reqwest_middleware` builder, outermost first; add your
-    /// own layers before (outside) or after (inside) as you need.
-    pub fn attach(&self, mut builder: ClientBuilder) -> ClientBuilder {
-        for m in self.middlewares() {
-            builder = builder.with_arc(m);
-        }
-        builder
+    /// Adds the stack (as one [`Stack`] middleware) to a `reqwest_middleware`
+    /// builder; add your own layers before (outside) or after (inside) as you need.
+    pub fn attach(&self, builder: ClientBuilder) -> ClientBuilder {
+        builder.with(self.middleware())
     }
 
     /// A ready client over `http`.
