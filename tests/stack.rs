@@ -245,3 +245,100 @@ fn the_documented_example_parses() {
     let b = Resilience::from_toml(doc).unwrap().build().unwrap();
     assert!(b.service("device-management").unwrap().auth().is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn under_retry_a_401_is_replayed_once_with_a_fresh_token_without_a_second_copy() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let source = FnSource::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move { Ok(Token::new(format!("rt_gen_{n}"))) }
+    });
+    let resilience = Resilience::builder()
+        .service("dm", |s| s.hosts([HOST]).auth(source))
+        .build()
+        .unwrap();
+    let service = resilience.service("dm").unwrap();
+    // 401 for the first token, 200 for any later one.
+    let script = Scripted::from_fn(|req, _| {
+        if req.headers()["authorization"] == "Bearer rt_gen_0" {
+            Reply::error(401, "invalid_token")
+        } else {
+            Reply::ok()
+        }
+    });
+    let client = service
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let resp = client.post(URL).body("{}").send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "replayed with the fresh token (safe for a POST: a 401 was not processed)"
+    );
+    assert_eq!(resp.extensions().get::<Attempts>(), Some(&Attempts(2)));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "initial token + one refresh"
+    );
+    let sent = script.received();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].headers["authorization"], "Bearer rt_gen_1");
+    assert_eq!(sent[1].body.as_deref(), Some(&b"{}"[..]));
+
+    // Every token refused: the second 401 goes back to the caller; no loop.
+    let script = Scripted::always(Reply::error(401, "invalid_token"));
+    let client = service
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let resp = client.get(URL).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(script.count(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_retry_many_concurrent_401s_share_one_refresh() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let source = FnSource::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(Token::new(format!("rt_gen_{n}")))
+        }
+    });
+    let resilience = Resilience::builder()
+        .service("dm", |s| s.hosts([HOST]).auth(source))
+        .build()
+        .unwrap();
+    let service = resilience.service("dm").unwrap();
+    let script = Scripted::from_fn(|req, _| {
+        if req.headers()["authorization"] == "Bearer rt_gen_0" {
+            Reply::error(401, "invalid_token").after(Duration::from_millis(10))
+        } else {
+            Reply::ok()
+        }
+    });
+    let client = service
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build();
+    let sends = (0..100).map(|_| client.get(URL).send());
+    let results = join_all(sends).await;
+    assert!(results.into_iter().all(|r| r.unwrap().status() == 200));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the initial token and exactly one refresh"
+    );
+    assert_eq!(script.count(), 200, "each request: one 401, one replay");
+}

@@ -49,6 +49,13 @@ pub(crate) struct Scratch {
     pub(crate) fresh: bool,
     /// The retry layer's deadline for the whole request, if it set one.
     pub(crate) deadline: Option<Instant>,
+    /// The retry layer holds a copy of the request and resends it when asked:
+    /// the auth layer then need not keep a copy of its own for the 401 replay.
+    pub(crate) outer_replay: bool,
+    /// Set by the auth layer: a fresh token is ready, resend this request once.
+    pub(crate) replay_requested: bool,
+    /// This attempt is that resend (a second 401 goes back to the caller).
+    pub(crate) is_replay: bool,
 }
 
 /// The deadline for this request: the caller's [`Deadline`], else the retry layer's.

@@ -23,6 +23,16 @@ pub(crate) fn authority(url: &Url) -> &str {
     &url[Position::BeforeHost..Position::AfterPort]
 }
 
+/// The authority an attempt's result names: the response's URL, or the failed
+/// request's (`None` for errors without one, such as another middleware's).
+pub(crate) fn result_authority(result: &reqwest_middleware::Result<Response>) -> Option<&str> {
+    match result {
+        Ok(resp) => Some(authority(resp.url())),
+        Err(reqwest_middleware::Error::Reqwest(e)) => e.url().map(authority),
+        Err(_) => None,
+    }
+}
+
 /// Runs the rest of the chain for one attempt and classifies what came back.
 ///
 /// If a layer further in already classified this attempt, its verdict is reused;

@@ -122,6 +122,7 @@ impl RetryMiddleware {
         let budget_ref = budget.as_deref().unwrap_or(&unlimited);
         let mut backoff = self.backoff.reseeded(self.seeds.next());
         let mut number = 0;
+        let mut reauth_replay = false;
         loop {
             number += 1;
             // A stream cannot be replayed: send the original once and pass it through.
@@ -136,8 +137,23 @@ impl RetryMiddleware {
             if let Some(timeout) = self.timeout(this.timeout().copied(), deadline, clock.now()) {
                 *this.timeout_mut() = Some(timeout);
             }
+            // We hold the original: the auth layer below may ask us to resend it
+            // once after a 401 instead of keeping a copy of its own.
+            let s = scratch(ext);
+            s.outer_replay = true;
+            s.replay_requested = false;
+            s.is_replay = reauth_replay;
             let (result, seen) =
                 run_and_observe(next, this, ext, self.classifier.as_ref(), self.body_limit).await;
+            let s = scratch(ext);
+            s.outer_replay = false;
+            if std::mem::take(&mut s.replay_requested) && !reauth_replay {
+                // A fresh token is ready: resend at once, outside the retry rules
+                // (a 401 was not processed; spec §6), at most once.
+                reauth_replay = true;
+                drop(result);
+                continue;
+            }
             let Some(seen) = seen else {
                 // Not ours to judge (an open circuit, another middleware's error).
                 return finish(result, ext, number, None, host);
@@ -171,7 +187,8 @@ impl RetryMiddleware {
                     );
                     telemetry::retry(host, reason);
                     drop(result);
-                    clock.sleep(after).await;
+                    // Boxed: a timer in every request's future would weigh on all.
+                    Box::pin(clock.sleep(after)).await;
                 }
                 RetryDecision::Stop(stop) => {
                     if stop != Stop::NotRetryable {

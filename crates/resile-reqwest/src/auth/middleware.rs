@@ -14,6 +14,7 @@ use super::failure::bearer;
 use super::flight::Flight;
 use super::{AuthBuilder, TokenSource};
 use crate::chain::{Inner, Layer, middleware_from_layer};
+use crate::ext::{Scratch, scratch};
 use crate::parts::{authority, run_and_observe};
 use crate::{Error, telemetry};
 
@@ -198,17 +199,26 @@ impl AuthMiddleware {
         mut req: Box<Request>,
         ext: &mut Extensions,
         next: &impl Inner,
-        host: &str,
     ) -> reqwest_middleware::Result<Response> {
+        let host = authority(req.url());
         let deadline = crate::ext::deadline(ext);
         let (secret, used) = self
             .flight
             .obtain(deadline)
             .await
             .map_err(|e| e.into_error(host))?;
-        let replay = req.try_clone().map(Box::new);
-        req.headers_mut()
-            .insert(AUTHORIZATION, self.header(&secret, used, host)?);
+        // Who resends after a 401: the retry layer above (it holds the original), or
+        // this layer from a copy; and nobody if this attempt is already the resend.
+        let (outer, is_replay) = ext
+            .get::<Scratch>()
+            .map_or((false, false), |s| (s.outer_replay, s.is_replay));
+        let replay = if outer || is_replay {
+            None
+        } else {
+            req.try_clone().map(Box::new)
+        };
+        let value = self.header(&secret, used, host)?;
+        req.headers_mut().insert(AUTHORIZATION, value);
         let classifier = self.classifier.as_ref();
         let (result, seen) = run_and_observe(next, req, ext, classifier, self.body_limit).await;
         if !seen.is_some_and(|s| s.classification.is_reauth()) {
@@ -218,14 +228,34 @@ impl AuthMiddleware {
             return result;
         };
         let decision = self.flight.on_reauth(used);
+        if is_replay {
+            tracing::info!(target: "resile::auth", host = authority(refused.url()), "the fresh token was refused too");
+            return Ok(refused);
+        }
+        if outer {
+            match self.flight.obtain(deadline).await {
+                Ok(_) => {
+                    tracing::info!(target: "resile::auth", host = authority(refused.url()), generation = used.get(), decision = ?decision, "token refused; replaying once");
+                    scratch(ext).replay_requested = true;
+                }
+                Err(no_token) => {
+                    let failure = no_token.into_failure(authority(refused.url()));
+                    refused.extensions_mut().insert(failure);
+                }
+            }
+            return Ok(refused);
+        }
         let Some(mut again) = replay else {
             tracing::debug!(
                 target: "resile::auth",
-                host,
+                host = authority(refused.url()),
                 "token refused; the body cannot be replayed"
             );
             return Ok(refused);
         };
+        // The request went down the chain; its copy still names the host.
+        let host = authority(again.url()).to_owned();
+        let host = host.as_str();
         tracing::info!(
             target: "resile::auth",
             host,
@@ -272,8 +302,8 @@ impl Layer for AuthMiddleware {
         ext: &mut Extensions,
         next: &I,
     ) -> reqwest_middleware::Result<Response> {
-        let host = authority(req.url()).to_owned();
-        match self.hosts.may_attach(req.url().scheme(), &host) {
+        let host = authority(req.url());
+        match self.hosts.may_attach(req.url().scheme(), host) {
             Attach::NotConfigured => next.run(req, ext).await,
             Attach::RefuseInsecure => {
                 tracing::warn!(
@@ -281,10 +311,10 @@ impl Layer for AuthMiddleware {
                     host,
                     "refusing to send a token over plain http"
                 );
-                telemetry::rejected(&host, "insecure_transport");
+                telemetry::rejected(host, "insecure_transport");
                 Err(Error::insecure_transport(host).into())
             }
-            Attach::Token => self.run(req, ext, next, &host).await,
+            Attach::Token => self.run(req, ext, next).await,
         }
     }
 }

@@ -16,7 +16,7 @@ use resile_policy::{
 pub use builder::BreakerMiddlewareBuilder;
 
 use crate::chain::{Inner, Layer, middleware_from_layer};
-use crate::parts::{authority, run_and_observe};
+use crate::parts::{authority, result_authority, run_and_observe};
 use crate::{Error, TokioClock, telemetry};
 
 /// Called with the host and every breaker transition.
@@ -253,21 +253,22 @@ impl Layer for BreakerMiddleware {
         next: &I,
     ) -> reqwest_middleware::Result<Response> {
         let clock = TokioClock;
-        let host = authority(req.url()).to_owned();
-        let breaker = self.breaker_for(&host);
+        let host = authority(req.url());
+        let breaker = self.breaker_for(host);
         let start = clock.now();
         let permit = match breaker.try_acquire(start) {
             Ok(permit) => permit,
             Err(open) => {
                 let retry_after = open.retry_after(start);
                 tracing::debug!(target: "resile::breaker", host, retry_after_ms = retry_after.as_millis() as u64, isolated = open.is_isolated(), "circuit open: failing fast");
-                telemetry::rejected(&host, "circuit_open");
+                telemetry::rejected(host, "circuit_open");
                 return Err(Error::circuit_open(host, retry_after, open.is_isolated()).into());
             }
         };
         if let Some(t) = permit.transition() {
-            self.report(&host, &t);
+            self.report(host, &t);
         }
+
         let mut pending = Pending {
             breaker: &breaker,
             permit: Some(permit),
@@ -281,7 +282,8 @@ impl Layer for BreakerMiddleware {
         if let Some(permit) = pending.permit.take() {
             let latency = now.saturating_duration_since(start);
             if let Some(t) = breaker.record(permit, feedback, latency, now) {
-                self.report(&host, &t);
+                // The request went down the chain: the answer names the host.
+                self.report(result_authority(&result).unwrap_or("an unknown host"), &t);
             }
         }
         result

@@ -45,7 +45,7 @@ use resile_policy::{Classification, Classify, Clock, HostSignal, Reason, Registr
 pub use builder::PacingBuilder;
 
 use crate::chain::{Inner, Layer, middleware_from_layer};
-use crate::parts::{authority, run_and_observe};
+use crate::parts::{authority, result_authority, run_and_observe};
 use crate::{Error, TokioClock, telemetry};
 use host::{AdaptiveConfig, HostPace};
 use quota::HostQuota;
@@ -153,7 +153,7 @@ impl PacingMiddleware {
 
     /// Waits for the host's hold, quota and pace, in that order; then once more for
     /// a hold that began meanwhile.
-    async fn wait_turn(&self, host: &String, deadline: Option<Instant>) -> Result<(), Error> {
+    async fn wait_turn(&self, host: &str, deadline: Option<Instant>) -> Result<(), Error> {
         let mut paced = false;
         loop {
             let now = TokioClock.now();
@@ -161,7 +161,7 @@ impl PacingMiddleware {
                 let left = until - now;
                 if deadline.is_some_and(|d| until >= d) || left > self.max_hold_wait {
                     telemetry::rejected(host, "host_held");
-                    return Err(Error::host_held(host.as_str(), left));
+                    return Err(Error::host_held(host, left));
                 }
                 tracing::debug!(target: "resile::pace", host = %host, wait_ms = left.as_millis() as u64, "waiting for the host's Retry-After hold");
                 self.sleep_counted(left).await;
@@ -184,7 +184,7 @@ impl PacingMiddleware {
                     Ok(wait) => self.sleep_counted(wait).await,
                     Err(_) => {
                         telemetry::rejected(host, "pacing");
-                        return Err(Error::deadline_exceeded(host.as_str(), "pacing"));
+                        return Err(Error::deadline_exceeded(host, "pacing"));
                     }
                 }
             }
@@ -205,15 +205,13 @@ impl PacingMiddleware {
     }
 
     /// Learns from one attempt's classification.
-    fn observe(&self, host: &String, c: Classification, sent: Instant) {
+    fn observe(&self, host: &str, c: Classification, sent: Instant) {
         let now = TokioClock.now();
         let held = c.scope() == Scope::Host
             && matches!(c.reason(), Some(Reason::Throttled | Reason::Unavailable));
         if let Some(hint) = c.retry_after().filter(|_| held) {
             let until = now + hint.min(self.max_hold);
-            let pace = self
-                .hosts
-                .get_or_insert_by(host.as_str(), HostPace::default);
+            let pace = self.hosts.get_or_insert_by(host, HostPace::default);
             if pace.hold(until) {
                 self.holds.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(target: "resile::pace", host = %host, hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
@@ -224,9 +222,7 @@ impl PacingMiddleware {
             // the host accepts: a hold alone would release every waiter at once.
             HostSignal::Throttled => {
                 let Some(cfg) = self.adaptive else { return };
-                let pace = self
-                    .hosts
-                    .get_or_insert_by(host.as_str(), HostPace::default);
+                let pace = self.hosts.get_or_insert_by(host, HostPace::default);
                 if pace.throttled(cfg, sent, now) {
                     self.slowdowns.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429: lowering the pace");
@@ -236,9 +232,7 @@ impl PacingMiddleware {
                 if let Some(cfg) = self.adaptive {
                     // Counted even at full speed: the accepted rate is what a 429
                     // lowers the pace to.
-                    let pace = self
-                        .hosts
-                        .get_or_insert_by(host.as_str(), HostPace::default);
+                    let pace = self.hosts.get_or_insert_by(host, HostPace::default);
                     pace.succeeded(cfg, now);
                 }
             }
@@ -267,14 +261,14 @@ impl Layer for PacingMiddleware {
         ext: &mut Extensions,
         next: &I,
     ) -> reqwest_middleware::Result<Response> {
-        let host = authority(req.url()).to_owned();
         let deadline = crate::ext::deadline(ext);
-        self.wait_turn(&host, deadline).await?;
+        self.wait_turn(authority(req.url()), deadline).await?;
         let sent = TokioClock.now();
         let (result, seen) =
             run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;
-        if let Some(seen) = seen {
-            self.observe(&host, seen.classification, sent);
+        // The request went down the chain: the answer names the host.
+        if let (Some(seen), Some(host)) = (seen, result_authority(&result)) {
+            self.observe(host, seen.classification, sent);
         }
         result
     }

@@ -55,13 +55,13 @@ impl HostQuota {
     }
 
     /// Takes a cell for `host`, or says how long from now until one is free.
-    pub(super) fn check(&self, host: &String) -> Result<(), Duration> {
+    pub(super) fn check(&self, host: &str) -> Result<(), Duration> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % TRIM_EVERY == TRIM_EVERY - 1 {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
         self.limiter
-            .check_key(host)
+            .check_key(&host.to_owned())
             .map_err(|not_until| not_until.wait_time_from(TokioClock.now()))
     }
 
@@ -102,7 +102,7 @@ mod tests {
         assert!(q.check(&host).is_err());
         TokioClock.sleep(Duration::from_millis(1)).await;
         assert_eq!(q.check(&host), Ok(()));
-        assert_eq!(q.check(&"b.example".to_string()), Ok(()), "per host");
+        assert_eq!(q.check("b.example"), Ok(()), "per host");
     }
 
     #[tokio::test(start_paused = true)]
