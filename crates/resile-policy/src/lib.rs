@@ -40,8 +40,3 @@ pub use error::ConfigError;
 pub use registry::{Evict, Registry};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use rng::{DefaultRng, Rng};
-
-/// The README's code, compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -103,3 +103,8 @@ pub use service::{
     OptionalDuration, PacingConfig, Resilience, ResilienceBuilder, ResilienceConfig, RetryConfig,
     RoutesConfig, Service, ServiceBuilder, ServiceConfig, Stack,
 };
+
+/// The README's code, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
