@@ -33,11 +33,11 @@ use crate::{Error, TokioClock, telemetry};
 ///
 /// - **caps requests in flight** at [`max_in_flight`](DeviceGateBuilder::max_in_flight)
 ///   (20, the queue size): the 21st waits for a slot locally instead of drawing a
-///   `QUEUE_IS_FULL` (never past a [`Deadline`]: then [`Error::deadline_exceeded`]);
+///   `QUEUE_IS_FULL` (never past a [`Deadline`](crate::Deadline): then [`Error::deadline_exceeded`]);
 /// - **holds the device** after a device-scoped retryable outcome (`device_queue_full`,
 ///   `device_unreachable`): further requests to it wait until the hold ends, if it
 ///   ends within [`max_wait`](DeviceGateBuilder::max_wait) (5 s) and before their
-///   [`Deadline`]; otherwise they fail at once with [`Error::device_held`], naming the
+///   [`Deadline`](crate::Deadline); otherwise they fail at once with [`Error::device_held`], naming the
 ///   device and when to ask again. Holds grow per consecutive hold (1 s, 1–2 s,
 ///   2–4 s, … up to 15–30 s, equal jitter from a seeded generator); a `Retry-After`
 ///   on the outcome is a floor (clamped to 60 s). A success from the device ends
@@ -75,7 +75,7 @@ use crate::{Error, TokioClock, telemetry};
 ///
 /// Put it inside the breaker and the retry layer: each attempt, retries included,
 /// takes a slot and respects the hold, and a retry that lands during a hold waits
-/// for it. The wait for a slot is bounded only by the [`Deadline`] extension (set
+/// for it. The wait for a slot is bounded only by the [`Deadline`](crate::Deadline) extension (set
 /// one, or rely on the per-attempt timeout of the retry layer freeing slots). Errors
 /// this gate raises are not classified, so the breaker ignores them.
 ///

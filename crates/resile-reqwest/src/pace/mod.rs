@@ -10,7 +10,7 @@
 //! "API calls" billing model, money) and feeding the throttling. So this layer
 //! records a hold per host, and a request that arrives while it runs waits for its
 //! end before it is sent, or fails fast with [`Error::is_host_held`] when the end
-//! lies past its [`Deadline`].
+//! lies past its [`Deadline`](crate::Deadline).
 //!
 //! Only host-scoped outcomes count. A 429 on `/v2/endpoints/{id}/…` means *that
 //! device's* queue is full, and a 503 on a device route means one device is
@@ -65,7 +65,7 @@ use quota::HostQuota;
 /// | success | counted as accepted; raises a lowered pace |
 /// | anything device-scoped | nothing |
 ///
-/// A wait never runs past the request's [`Deadline`]: a hold ending at or after it
+/// A wait never runs past the request's [`Deadline`](crate::Deadline): a hold ending at or after it
 /// fails with [`Error::is_host_held`] (carrying the time left), a quota or pace slot
 /// after it with [`Error::is_deadline_exceeded`], both at once and without sending.
 ///
@@ -83,7 +83,7 @@ use quota::HostQuota;
 ///
 /// Place it innermost (Retry → Auth → Breaker → DeviceGate → Pacing), so that every
 /// attempt, retries included, is paced and observed. It does not see the retry
-/// layer's configured deadline, only a [`Deadline`] extension on the request.
+/// layer's configured deadline, only a [`Deadline`](crate::Deadline) extension on the request.
 /// Waiting requests are not queued in order: when a hold ends they all leave
 /// together unless a quota spaces them.
 ///
