@@ -152,9 +152,10 @@ pub(crate) fn table(reports: &[ClientReport]) -> String {
     });
     row("token refreshes", &|r| r.token_refreshes.to_string());
     row("401 responses", &|r| r.unauthorized.to_string());
-    row("breaker opens", &|r| {
-        r.breaker_opens.map_or("-".to_owned(), |n| n.to_string())
-    });
+    let opt = |v: Option<u64>| v.map_or("-".to_owned(), |n| n.to_string());
+    row("breaker opens", &|r| opt(r.breaker_opens));
+    row("device holds", &|r| opt(r.device_holds));
+    row("Retry-After holds", &|r| opt(r.host_holds));
     row("latency p50 / p99", &|r| {
         format!("{:.0} / {:.0} ms", r.p50_ms, r.p99_ms)
     });
