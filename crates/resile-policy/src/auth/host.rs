@@ -49,6 +49,10 @@ pub enum Attach {
 pub struct HostAllowList {
     hosts: Vec<Entry>,
     allow_loopback_http: bool,
+    /// Each entry as written (lowercase, no trailing dot) and whether it is
+    /// loopback: a URL's authority usually equals one byte for byte, which settles
+    /// the question without parsing.
+    exact: Vec<(Box<str>, bool)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +84,18 @@ impl HostAllowList {
         I::Item: AsRef<str>,
     {
         let mut entries = Vec::new();
+        let mut exact = Vec::new();
         for item in hosts {
             let text = item.as_ref();
             let Some((host, port)) = parse_authority(text) else {
                 let problem = format!("`{text}` is not `host` or `host:port`");
                 return Err(ConfigError::new("auth.hosts", Cow::Owned(problem)));
             };
+            let canonical = text.to_ascii_lowercase();
+            let canonical = canonical.strip_suffix('.').unwrap_or(&canonical);
+            if !canonical.contains(".:") {
+                exact.push((canonical.into(), host.is_loopback()));
+            }
             let host = match host {
                 Host::Name(name) => OwnedHost::Name(name.to_ascii_lowercase().into()),
                 Host::Ip(ip) => OwnedHost::Ip(ip),
@@ -101,6 +111,7 @@ impl HostAllowList {
         Ok(Self {
             hosts: entries,
             allow_loopback_http: false,
+            exact,
         })
     }
 
@@ -115,6 +126,13 @@ impl HostAllowList {
     /// Allocates nothing.
     #[must_use]
     pub fn may_attach(&self, scheme: &str, authority: &str) -> Attach {
+        if let Some(&(_, loopback)) = self.exact.iter().find(|(e, _)| **e == *authority) {
+            return match Scheme::of(scheme) {
+                Scheme::Secure => Attach::Token,
+                _ if self.allow_loopback_http && loopback => Attach::Token,
+                _ => Attach::RefuseInsecure,
+            };
+        }
         let Some((host, port)) = parse_authority(authority) else {
             return Attach::NotConfigured;
         };

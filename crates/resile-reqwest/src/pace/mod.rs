@@ -153,11 +153,18 @@ impl PacingMiddleware {
 
     /// Waits for the host's hold, quota and pace, in that order; then once more for
     /// a hold that began meanwhile.
-    async fn wait_turn(&self, host: &str, deadline: Option<Instant>) -> Result<(), Error> {
+    ///
+    /// Returns when the request may leave (the time of the last check).
+    async fn wait_turn(
+        &self,
+        host: &str,
+        pace: &HostPace,
+        deadline: Option<Instant>,
+    ) -> Result<Instant, Error> {
         let mut paced = false;
         loop {
             let now = TokioClock.now();
-            if let Some(until) = self.hosts.get(host).and_then(|h| h.held_until(now)) {
+            if let Some(until) = pace.held_until(now) {
                 let left = until - now;
                 if deadline.is_some_and(|d| until >= d) || left > self.max_hold_wait {
                     telemetry::rejected(host, "host_held");
@@ -168,7 +175,7 @@ impl PacingMiddleware {
                 continue;
             }
             if paced {
-                return Ok(());
+                return Ok(now);
             }
             paced = true;
             if let Some(quota) = &self.quota {
@@ -178,14 +185,13 @@ impl PacingMiddleware {
                     self.sleep_counted(wait).await;
                 }
             }
-            if let Some(pace) = self.hosts.get(host) {
-                let now = TokioClock.now();
-                match pace.reserve(now, deadline) {
-                    Ok(wait) => self.sleep_counted(wait).await,
-                    Err(_) => {
-                        telemetry::rejected(host, "pacing");
-                        return Err(Error::deadline_exceeded(host, "pacing"));
-                    }
+            match pace.reserve(now, deadline) {
+                // The common case: nothing to wait for, no second look at the clock.
+                Ok(wait) if wait.is_zero() && self.quota.is_none() => return Ok(now),
+                Ok(wait) => self.sleep_counted(wait).await,
+                Err(_) => {
+                    telemetry::rejected(host, "pacing");
+                    return Err(Error::deadline_exceeded(host, "pacing"));
                 }
             }
         }
@@ -204,39 +210,34 @@ impl PacingMiddleware {
         Ok(())
     }
 
-    /// Learns from one attempt's classification.
-    fn observe(&self, host: &str, c: Classification, sent: Instant) {
+    /// Learns from one attempt's classification (`host` names it in logs).
+    fn observe(&self, host: &str, pace: &HostPace, c: Classification, sent: Instant) {
+        if c.host_signal() == HostSignal::Success {
+            // Counted even at full speed: the accepted rate is what a 429 lowers the
+            // pace to. The send time is close enough for one-second buckets.
+            if let Some(cfg) = self.adaptive {
+                pace.succeeded(cfg, sent);
+            }
+            return;
+        }
         let now = TokioClock.now();
         let held = c.scope() == Scope::Host
             && matches!(c.reason(), Some(Reason::Throttled | Reason::Unavailable));
         if let Some(hint) = c.retry_after().filter(|_| held) {
             let until = now + hint.min(self.max_hold);
-            let pace = self.hosts.get_or_insert_by(host, HostPace::default);
             if pace.hold(until) {
                 self.holds.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(target: "resile::pace", host = %host, hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
             }
         }
-        match c.host_signal() {
-            // Every 429 from the host, hinted or not, lowers the pace towards what
-            // the host accepts: a hold alone would release every waiter at once.
-            HostSignal::Throttled => {
-                let Some(cfg) = self.adaptive else { return };
-                let pace = self.hosts.get_or_insert_by(host, HostPace::default);
-                if pace.throttled(cfg, sent, now) {
-                    self.slowdowns.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429: lowering the pace");
-                }
-            }
-            HostSignal::Success => {
-                if let Some(cfg) = self.adaptive {
-                    // Counted even at full speed: the accepted rate is what a 429
-                    // lowers the pace to.
-                    let pace = self.hosts.get_or_insert_by(host, HostPace::default);
-                    pace.succeeded(cfg, now);
-                }
-            }
-            _ => {}
+        // Every 429 from the host, hinted or not, lowers the pace towards what the
+        // host accepts: a hold alone would release every waiter at once.
+        if c.host_signal() == HostSignal::Throttled
+            && let Some(cfg) = self.adaptive
+            && pace.throttled(cfg, sent, now)
+        {
+            self.slowdowns.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429: lowering the pace");
         }
     }
 }
@@ -262,13 +263,15 @@ impl Layer for PacingMiddleware {
         next: &I,
     ) -> reqwest_middleware::Result<Response> {
         let deadline = crate::ext::deadline(ext);
-        self.wait_turn(authority(req.url()), deadline).await?;
-        let sent = TokioClock.now();
+        let host = authority(req.url());
+        let pace = self.hosts.get_or_insert_by(host, HostPace::default);
+        let sent = self.wait_turn(host, &pace, deadline).await?;
         let (result, seen) =
             run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;
-        // The request went down the chain: the answer names the host.
-        if let (Some(seen), Some(host)) = (seen, result_authority(&result)) {
-            self.observe(host, seen.classification, sent);
+        if let Some(seen) = seen {
+            // The request went down the chain: the answer names the host.
+            let host = result_authority(&result).unwrap_or("the host");
+            self.observe(host, &pace, seen.classification, sent);
         }
         result
     }
@@ -287,20 +290,26 @@ mod tests {
         let pacing = PacingMiddleware::new();
         let host = "api.example.com".to_string();
         let sent = TokioClock.now();
+        let pace = pacing
+            .hosts
+            .get_or_insert_by(host.as_str(), HostPace::default);
         let seen = |scope, reason| Classification::new(Class::Retryable, scope, Some(reason));
         // Even a custom classifier's device-scoped "throttled" never holds the host.
         pacing.observe(
             &host,
+            &pace,
             seen(Scope::Device, Reason::Throttled).with_retry_after(HINT),
             sent,
         );
         pacing.observe(
             &host,
+            &pace,
             seen(Scope::Host, Reason::ServerError).with_retry_after(HINT),
             sent,
         );
         pacing.observe(
             &host,
+            &pace,
             seen(Scope::Host, Reason::Gateway).with_retry_after(HINT),
             sent,
         );
@@ -308,6 +317,7 @@ mod tests {
         assert_eq!(pacing.hold_remaining(&host), None);
         pacing.observe(
             &host,
+            &pace,
             seen(Scope::Host, Reason::Unavailable).with_retry_after(HINT),
             sent,
         );
