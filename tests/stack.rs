@@ -6,13 +6,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::future::join_all;
+use reqwest_middleware::ClientWithMiddleware;
 use resile_policy::breaker::State;
 use resile_reqwest::{
-    Attempts, Error, FnSource, Resilience, ResilienceConfig, RetryMiddleware, StaticToken, Token,
+    Attempts, Error, FnSource, Resilience, ResilienceConfig, RetryMiddleware, Service, StaticToken,
+    Token,
 };
 use resile_test_support::{Reply, Scripted};
 
 const HOST: &str = "api.example.com";
+
+/// A client with `service`'s stack in front of the scripted terminal.
+fn client_for(service: &Service, script: &Scripted) -> ClientWithMiddleware {
+    service
+        .attach(reqwest_middleware::ClientBuilder::new(
+            reqwest::Client::new(),
+        ))
+        .with(script.clone())
+        .build()
+}
 const URL: &str = "https://api.example.com/v3/devices";
 
 #[tokio::test(start_paused = true)]
@@ -29,12 +41,7 @@ async fn every_attempt_carries_a_token_and_a_storm_opens_the_breaker() {
         .unwrap();
     let service = resilience.service("dm").unwrap();
     assert_eq!(service.middlewares().len(), 5);
-    let client = service
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
+    let client = client_for(service, &script);
     let mut outcomes = Vec::new();
     for _ in 0..10 {
         outcomes.push(client.get(URL).send().await);
@@ -71,18 +78,8 @@ async fn clients_of_one_service_share_the_token_and_its_refreshes() {
         .unwrap();
     let script = Scripted::always(Reply::ok());
     let service = resilience.service("dm").unwrap();
-    let a = service
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
-    let b = service
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
+    let a = client_for(service, &script);
+    let b = client_for(service, &script);
     let sends = (0..20).map(|i| {
         if i % 2 == 0 {
             a.get(URL).send()
@@ -149,12 +146,7 @@ async fn two_services_from_one_toml_file_behave_as_configured() {
 
     // device-management: 2 attempts, paced at 2/s.
     let script = Scripted::always(Reply::error(503, "system_unavailable"));
-    let client = dm
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
+    let client = client_for(dm, &script);
     let resp = client.get(URL).send().await.unwrap();
     assert_eq!(resp.extensions().get::<Attempts>(), Some(&Attempts(2)));
     let gap = script.gaps()[0];
@@ -162,12 +154,7 @@ async fn two_services_from_one_toml_file_behave_as_configured() {
 
     // billing: 4 attempts, no pacing quota.
     let script = Scripted::always(Reply::error(503, "system_unavailable"));
-    let client = billing
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
+    let client = client_for(billing, &script);
     let resp = client
         .get("https://billing.example.com/v3/billing-report")
         .send()
@@ -267,12 +254,7 @@ async fn under_retry_a_401_is_replayed_once_with_a_fresh_token_without_a_second_
             Reply::ok()
         }
     });
-    let client = service
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
+    let client = client_for(service, &script);
     let resp = client.post(URL).body("{}").send().await.unwrap();
     assert_eq!(
         resp.status(),
@@ -292,12 +274,7 @@ async fn under_retry_a_401_is_replayed_once_with_a_fresh_token_without_a_second_
 
     // Every token refused: the second 401 goes back to the caller; no loop.
     let script = Scripted::always(Reply::error(401, "invalid_token"));
-    let client = service
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
+    let client = client_for(service, &script);
     let resp = client.get(URL).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(script.count(), 2);
@@ -326,12 +303,7 @@ async fn under_retry_many_concurrent_401s_share_one_refresh() {
             Reply::ok()
         }
     });
-    let client = service
-        .attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-        .with(script.clone())
-        .build();
+    let client = client_for(service, &script);
     let sends = (0..100).map(|_| client.get(URL).send());
     let results = join_all(sends).await;
     assert!(results.into_iter().all(|r| r.unwrap().status() == 200));
