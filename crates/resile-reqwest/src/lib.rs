@@ -75,9 +75,9 @@
 
 mod auth;
 mod breaker;
-mod chain;
 mod clock;
 mod device_gate;
+mod driver;
 mod error;
 mod ext;
 mod pace;

@@ -5,17 +5,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::Extensions;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
-use reqwest::{Request, Response, ResponseBuilderExt, Url};
+use reqwest::{Response, ResponseBuilderExt, Url};
 use resile_policy::classify::{Input, Transport};
-use resile_policy::{Classify, Clock};
+use resile_policy::{Classification, Classify, Clock};
 use url::Position;
 
 use crate::TokioClock;
-use crate::chain::Inner;
-use crate::ext::{Scratch, scratch};
 
 /// `host[:port]` of a URL, borrowed (no user info): the key for per-host state
 /// (breaker, budget, holds).
@@ -33,74 +30,47 @@ pub(crate) fn result_authority(result: &reqwest_middleware::Result<Response>) ->
     }
 }
 
-/// Runs the rest of the chain for one attempt and classifies what came back.
-///
-/// If a layer further in already classified this attempt, its verdict is reused;
-/// otherwise this one classifies and leaves the verdict for the layers further out.
-/// `None` means the chain failed with an error we do not classify (another
-/// middleware's, or one of ours such as an open circuit).
-/// One attempt's verdict, as `run_and_observe` returns it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Observed {
-    pub(crate) classification: resile_policy::Classification,
-}
-
-pub(crate) async fn run_and_observe<I: Inner>(
-    next: &I,
-    req: Box<Request>,
-    ext: &mut Extensions,
+/// Classifies one attempt's result: a response below 400 from its status and
+/// headers, a response of 400 or more from up to `body_limit` bytes of its body
+/// (the response is rebuilt untouched), a transport failure from its kind. `None`
+/// for errors we do not classify (another middleware's, a builder error, ours).
+pub(crate) async fn observe(
     classifier: &dyn Classify,
+    method: &http::Method,
+    result: reqwest_middleware::Result<Response>,
     body_limit: usize,
-) -> (reqwest_middleware::Result<Response>, Option<Observed>) {
-    let method = req.method().clone();
-    // Mark an earlier verdict stale rather than removing it: updating the scratch
-    // space in place keeps every layer and attempt free of allocations.
-    if let Some(s) = ext.get_mut::<Scratch>() {
-        s.fresh = false;
-    }
-    let result = next.run(req, ext).await;
-    if let Some(c) = ext
-        .get::<Scratch>()
-        .filter(|s| s.fresh)
-        .and_then(|s| s.classification)
-    {
-        return (result, Some(Observed { classification: c }));
-    }
-    let (result, seen) = match result {
+) -> (reqwest_middleware::Result<Response>, Option<Classification>) {
+    match result {
         Ok(resp) if resp.status().as_u16() < 400 => {
-            let seen = classify_success(classifier, &method, &resp);
+            let seen = classify_success(classifier, method, &resp);
             (Ok(resp), Some(seen))
         }
         // The rare path reads a body: boxed, so its state does not weigh on every
         // request's future.
         Ok(resp) => {
             let (resp, seen) =
-                Box::pin(classify_response(classifier, &method, resp, body_limit)).await;
+                Box::pin(classify_response(classifier, method, resp, body_limit)).await;
             (Ok(resp), Some(seen))
         }
         Err(reqwest_middleware::Error::Reqwest(e)) => {
-            let seen = classify_error(classifier, &method, &e);
+            let seen = classify_error(classifier, method, &e);
             (Err(reqwest_middleware::Error::Reqwest(e)), seen)
         }
         Err(other) => (Err(other), None),
-    };
-    if let Some(seen) = &seen {
-        let s = scratch(ext);
-        s.classification = Some(seen.classification);
-        s.fresh = true;
     }
-    (result, seen)
 }
 
-fn observed(outcome: &resile_policy::Outcome<'_>) -> Observed {
-    Observed {
-        classification: outcome.classification(),
-    }
+fn observed(outcome: &resile_policy::Outcome<'_>) -> Classification {
+    outcome.classification()
 }
 
 /// Classifies a response below 400 from its status and headers (the body is
 /// never read).
-fn classify_success(classifier: &dyn Classify, method: &http::Method, resp: &Response) -> Observed {
+fn classify_success(
+    classifier: &dyn Classify,
+    method: &http::Method,
+    resp: &Response,
+) -> Classification {
     let status = resp.status().as_u16();
     let input = Input::response(method, resp.url().path(), status, resp.headers(), b"");
     observed(&classifier.classify(&input))
@@ -114,7 +84,7 @@ pub(crate) async fn classify_response(
     method: &http::Method,
     resp: Response,
     body_limit: usize,
-) -> (Response, Observed) {
+) -> (Response, Classification) {
     let status = resp.status().as_u16();
     let (resp, prefix, complete) = read_prefix(resp, body_limit).await;
     let path = resp.url().path();
@@ -133,7 +103,7 @@ pub(crate) fn classify_error(
     classifier: &dyn Classify,
     method: &http::Method,
     err: &reqwest::Error,
-) -> Option<Observed> {
+) -> Option<Classification> {
     let failure = transport_of(err)?;
     let path = err.url().map_or("", |u| u.path());
     Some(observed(

@@ -5,20 +5,18 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::Extensions;
+use crate::ext::{Attempts, FinalClassification};
+use crate::parts::{authority, result_authority};
+use crate::telemetry;
+use http::header::HeaderName;
+use http::{Extensions, Method};
 use reqwest::{Request, Response};
 use resile_policy::classify::BODY_PREFIX_LIMIT;
 use resile_policy::retry::{Attempt, RetryDecision, Stop};
 use resile_policy::{
-    Classify, Clock, ConfigError, DefaultClassifier, ExponentialBackoff, Registry, RetryBudget,
-    RetryBudgetBuilder, RetryPolicy,
+    Classification, Classify, ConfigError, DefaultClassifier, ExponentialBackoff, Registry,
+    RetryBudget, RetryBudgetBuilder, RetryPolicy,
 };
-use tracing::Instrument;
-
-use crate::chain::{Inner, Layer, middleware_from_layer};
-use crate::ext::{Attempts, Deadline, FinalClassification, scratch};
-use crate::parts::{authority, run_and_observe};
-use crate::{TokioClock, telemetry};
 
 /// Retries what the classification calls *retryable*, and nothing else.
 ///
@@ -86,137 +84,123 @@ impl RetryMiddleware {
         )
     }
 
-    async fn run(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &impl Inner,
-    ) -> reqwest_middleware::Result<Response> {
-        let clock = TokioClock;
-        let start = clock.now();
-        let deadline = ext
-            .get::<Deadline>()
-            .map(|d| d.0)
-            .or_else(|| self.deadline.map(|d| start + d));
-        // Inner layers (auth, device gate, pacing) wait too: show them the deadline,
-        // and take it back after (the caller may reuse the extensions).
-        scratch(ext).deadline = deadline;
-        let result = self.attempts(req, ext, next, deadline).await;
-        scratch(ext).deadline = None;
-        result
+    /// The span of one logical request.
+    pub(crate) fn span(&self, req: &Request) -> tracing::Span {
+        tracing::info_span!(
+            "resile.request",
+            http.request.method = %req.method(),
+            server.address = req.url().host_str().unwrap_or(""),
+            url.path = req.url().path(),
+            attempts = tracing::field::Empty,
+            class = tracing::field::Empty,
+        )
     }
 
-    async fn attempts(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &impl Inner,
-        deadline: Option<Instant>,
-    ) -> reqwest_middleware::Result<Response> {
-        let clock = TokioClock;
-        let host = authority(req.url());
-        let method = req.method().clone();
-        let idempotency_key = req.headers().contains_key("idempotency-key");
-        let budget = self.budget_for(host);
-        let unlimited = RetryBudget::unlimited();
-        let budget_ref = budget.as_deref().unwrap_or(&unlimited);
-        let mut backoff = self.backoff.reseeded(self.seeds.next());
-        let mut number = 0;
-        let mut reauth_replay = false;
-        loop {
-            number += 1;
-            // A stream cannot be replayed: send the original once and pass it through.
-            let Some(mut this) = req.try_clone().map(Box::new) else {
-                let host = host.to_owned();
-                let (result, seen) =
-                    run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit)
-                        .await;
-                let class = seen.map(|s| s.classification);
-                return finish(result, ext, number, class, &host);
-            };
-            if let Some(timeout) = self.timeout(this.timeout().copied(), deadline, clock.now()) {
-                *this.timeout_mut() = Some(timeout);
-            }
-            // We hold the original: the auth layer below may ask us to resend it
-            // once after a 401 instead of keeping a copy of its own.
-            let s = scratch(ext);
-            s.outer_replay = true;
-            s.replay_requested = false;
-            s.is_replay = reauth_replay;
-            let (result, seen) =
-                run_and_observe(next, this, ext, self.classifier.as_ref(), self.body_limit).await;
-            let s = scratch(ext);
-            s.outer_replay = false;
-            if std::mem::take(&mut s.replay_requested) && !reauth_replay {
-                // A fresh token is ready: resend at once, outside the retry rules
-                // (a 401 was not processed; spec §6), at most once.
-                reauth_replay = true;
-                drop(result);
-                continue;
-            }
-            let Some(seen) = seen else {
-                // Not ours to judge (an open circuit, another middleware's error).
-                return finish(result, ext, number, None, host);
-            };
-            let c = seen.classification;
-            let now = clock.now();
-            if number == 1 && c.is_success() {
-                budget_ref.deposit(now);
-            }
-            let attempt = Attempt {
-                method: &method,
-                idempotency_key,
-                number,
-                remaining: deadline.map(|d| d.saturating_duration_since(now)),
-            };
-            match self
-                .policy
-                .decide(&c, &attempt, &mut backoff, budget_ref, now)
-            {
-                RetryDecision::Retry { after, wait } => {
-                    let reason = c.reason().map_or("none", |r| r.as_str());
-                    tracing::info!(
-                        target: "resile::retry",
-                        attempt = number,
-                        delay_ms = after.as_millis() as u64,
-                        reason,
-                        status = c.status(),
-                        retry_after_ms = c.retry_after().map(|d| d.as_millis() as u64),
-                        wait = ?wait,
-                        "retrying"
-                    );
-                    telemetry::retry(host, reason);
-                    drop(result);
-                    // Boxed: a timer in every request's future would weigh on all.
-                    Box::pin(clock.sleep(after)).await;
-                }
-                RetryDecision::Stop(stop) => {
-                    if stop != Stop::NotRetryable {
-                        tracing::debug!(target: "resile::retry", attempt = number, why = stop.as_str(), "giving up");
-                        telemetry::gave_up(host, stop.as_str());
-                    }
-                    return finish(result, ext, number, Some(c), host);
-                }
-            }
+    /// The configured deadline of a request that starts at `now`.
+    pub(crate) fn deadline_from(&self, now: Instant) -> Option<Instant> {
+        self.deadline.and_then(|d| now.checked_add(d))
+    }
+
+    /// The retry state of one logical request.
+    pub(crate) fn begin(&self, req: &Request) -> Retrying<'_> {
+        let method = req.method();
+        Retrying {
+            retry: self,
+            budget: self.budget_for(authority(req.url())),
+            idempotency_key: !method.is_idempotent()
+                && req.headers().contains_key(&IDEMPOTENCY_KEY),
+            backoff: None,
         }
     }
 
-    /// The timeout for one attempt: the request's own, the per-attempt limit and the
-    /// time left before the deadline, whichever is shortest.
-    fn timeout(
-        &self,
-        own: Option<Duration>,
-        deadline: Option<Instant>,
-        now: Instant,
-    ) -> Option<Duration> {
+    /// Sets the timeout of one attempt starting at `now`: the request's own, the
+    /// per-attempt limit and the time left before the deadline, whichever is
+    /// shortest.
+    pub(crate) fn limit_attempt(&self, req: &mut Request, deadline: Option<Instant>, now: Instant) {
         let left = deadline.map(|d| {
             d.saturating_duration_since(now)
                 .max(Duration::from_millis(1))
         });
-        [own, self.attempt_timeout, left]
+        let own = req.timeout().copied();
+        let shortest = [own, self.attempt_timeout, left]
             .into_iter()
             .flatten()
-            .min()
+            .min();
+        if shortest.is_some() && shortest != own {
+            *req.timeout_mut() = shortest;
+        }
+    }
+
+    /// The classifier and body limit this layer judges outcomes with.
+    pub(crate) fn classifier(&self) -> (&dyn Classify, usize) {
+        (self.classifier.as_ref(), self.body_limit)
+    }
+}
+
+/// `Idempotency-Key`, which makes a POST or PATCH safe to resend.
+static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// One logical request's retry state: its host's budget, whether it may be
+/// resent, and its backoff sequence (made at the first retry).
+pub(crate) struct Retrying<'a> {
+    retry: &'a RetryMiddleware,
+    budget: Option<Arc<RetryBudget>>,
+    idempotency_key: bool,
+    backoff: Option<ExponentialBackoff>,
+}
+
+impl Retrying<'_> {
+    /// After attempt `number` was classified `c` at `now`: how long to wait before
+    /// the next one, or `None` to stop and return `result`.
+    pub(crate) fn decide(
+        &mut self,
+        c: &Classification,
+        method: &Method,
+        number: u32,
+        deadline: Option<Instant>,
+        now: Instant,
+        result: &reqwest_middleware::Result<Response>,
+    ) -> Option<Duration> {
+        let unlimited = RetryBudget::unlimited();
+        let budget = self.budget.as_deref().unwrap_or(&unlimited);
+        if number == 1 && c.is_success() {
+            budget.deposit(now);
+        }
+        let attempt = Attempt {
+            method,
+            idempotency_key: self.idempotency_key,
+            number,
+            remaining: deadline.map(|d| d.saturating_duration_since(now)),
+        };
+        let retry = self.retry;
+        let backoff = self
+            .backoff
+            .get_or_insert_with(|| retry.backoff.reseeded(retry.seeds.next()));
+        let host = result_authority(result).unwrap_or("");
+        match retry.policy.decide(c, &attempt, backoff, budget, now) {
+            RetryDecision::Retry { after, wait } => {
+                let reason = c.reason().map_or("none", |r| r.as_str());
+                tracing::info!(
+                    target: "resile::retry",
+                    attempt = number,
+                    delay_ms = after.as_millis() as u64,
+                    reason,
+                    status = c.status(),
+                    retry_after_ms = c.retry_after().map(|d| d.as_millis() as u64),
+                    wait = ?wait,
+                    "retrying"
+                );
+                telemetry::retry(host, reason);
+                Some(after)
+            }
+            RetryDecision::Stop(stop) => {
+                if stop != Stop::NotRetryable {
+                    tracing::debug!(target: "resile::retry", attempt = number, why = stop.as_str(), "giving up");
+                    telemetry::gave_up(host, stop.as_str());
+                }
+                None
+            }
+        }
     }
 }
 
@@ -226,18 +210,23 @@ impl Default for RetryMiddleware {
     }
 }
 
-fn finish(
+/// Ends a logical request: records the attempts and final class on the span and
+/// leaves [`Attempts`] and [`FinalClassification`] where the caller can read them.
+pub(crate) fn finish(
     mut result: reqwest_middleware::Result<Response>,
     ext: &mut Extensions,
     attempts: u32,
-    class: Option<resile_policy::Classification>,
-    host: &str,
+    class: Option<Classification>,
 ) -> reqwest_middleware::Result<Response> {
     let span = tracing::Span::current();
     span.record("attempts", attempts);
     if let Some(c) = class {
         span.record("class", c.class().as_str());
-        telemetry::attempts(host, c.class().as_str(), attempts);
+        telemetry::attempts(
+            result_authority(&result).unwrap_or(""),
+            c.class().as_str(),
+            attempts,
+        );
     }
     // On the response when there is one, else where the caller can still look.
     let target = match &mut result {
@@ -251,26 +240,7 @@ fn finish(
     result
 }
 
-impl Layer for RetryMiddleware {
-    async fn call<I: Inner>(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &I,
-    ) -> reqwest_middleware::Result<Response> {
-        let span = tracing::info_span!(
-            "resile.request",
-            http.request.method = %req.method(),
-            server.address = req.url().host_str().unwrap_or(""),
-            url.path = req.url().path(),
-            attempts = tracing::field::Empty,
-            class = tracing::field::Empty,
-        );
-        self.run(req, ext, next).instrument(span).await
-    }
-}
-
-middleware_from_layer!(RetryMiddleware);
+crate::driver::middleware!(RetryMiddleware, retry);
 
 /// Configures a [`RetryMiddleware`]; starts from the documented defaults.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use http::HeaderValue;
 use resile_policy::auth::{
     Completion, Generation, ReauthDecision, RefreshDecision, RefreshFailed, RefreshTicket,
 };
@@ -13,7 +14,7 @@ use resile_policy::{Clock, Secret, TokenState};
 use tokio::sync::watch;
 
 use super::event::report;
-use super::failure::{NoToken, Shared, message, usable};
+use super::failure::{NoToken, Shared, bearer, message, usable};
 use super::{RefreshEvent, RefreshTrigger, TokenSource};
 use crate::TokioClock;
 
@@ -36,6 +37,9 @@ struct Inner {
     /// The current token was refused by a 401 and not replaced yet.
     refused: bool,
     last_error: Option<Shared>,
+    /// The `Authorization` value of the current token, built once per generation
+    /// (cloning a `HeaderValue` shares its bytes).
+    header: Option<(Generation, HeaderValue)>,
 }
 
 enum Step {
@@ -57,6 +61,7 @@ impl Flight {
                 tokens,
                 refused: false,
                 last_error: None,
+                header: None,
             }),
             done: watch::Sender::new(0),
             hook,
@@ -72,6 +77,25 @@ impl Flight {
     /// Successful refreshes so far.
     pub(super) fn refreshes(&self) -> u64 {
         self.refreshes.load(Ordering::Relaxed)
+    }
+
+    /// The current token's header when no refresh is due at `now` (the common
+    /// case: one lock, no allocation once the header is built); `None` sends the
+    /// request through [`obtain`](Self::obtain).
+    pub(super) fn fresh_header(&self, now: Instant) -> Option<(HeaderValue, Generation)> {
+        let mut inner = self.lock();
+        if inner.tokens.needs_refresh(now) {
+            return None;
+        }
+        let (secret, generation) = inner.tokens.current(now)?;
+        Some((inner.header_for(&secret, generation)?, generation))
+    }
+
+    /// The header for `secret` of `generation`, from the cache when it is built.
+    /// `None` only for a token that cannot go in a header, which `Flight` never
+    /// installs.
+    pub(super) fn header(&self, secret: &Secret, generation: Generation) -> Option<HeaderValue> {
+        self.lock().header_for(secret, generation)
     }
 
     /// A usable token, refreshing (or waiting for another's refresh) first if needed.
@@ -198,6 +222,15 @@ impl fmt::Debug for Flight {
 }
 
 impl Inner {
+    fn header_for(&mut self, secret: &Secret, generation: Generation) -> Option<HeaderValue> {
+        if let Some((_, value)) = self.header.as_ref().filter(|(g, _)| *g == generation) {
+            return Some(value.clone());
+        }
+        let value = bearer(secret)?;
+        self.header = Some((generation, value.clone()));
+        Some(value)
+    }
+
     fn trigger(&self) -> RefreshTrigger {
         if self.tokens.generation() == Generation::NONE {
             RefreshTrigger::Initial

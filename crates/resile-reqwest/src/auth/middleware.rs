@@ -1,21 +1,17 @@
 //! The auth middleware: attach, refresh, replay once.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::time::Instant;
 
-use http::Extensions;
-use http::HeaderValue;
 use http::header::AUTHORIZATION;
-use reqwest::{Request, Response};
+use reqwest::{Request, Response, Url};
 use resile_policy::auth::{Attach, Generation};
-use resile_policy::{Classify, HostAllowList, Secret};
+use resile_policy::{Classify, HostAllowList};
 
-use super::failure::bearer;
 use super::flight::Flight;
 use super::{AuthBuilder, TokenSource};
-use crate::chain::{Inner, Layer, middleware_from_layer};
-use crate::ext::{Scratch, scratch};
-use crate::parts::{authority, run_and_observe};
+use crate::parts::authority;
 use crate::{Error, telemetry};
 
 /// Attaches `Authorization: Bearer <token>` to requests for the configured hosts,
@@ -143,9 +139,6 @@ pub struct AuthMiddleware {
     flight: Flight,
     classifier: Arc<dyn Classify>,
     body_limit: usize,
-    /// The `Authorization` value of the current token, built once per generation
-    /// (cloning a `HeaderValue` shares its bytes).
-    header: Mutex<Option<(Generation, HeaderValue)>>,
 }
 
 impl AuthMiddleware {
@@ -165,28 +158,7 @@ impl AuthMiddleware {
             flight,
             classifier,
             body_limit,
-            header: Mutex::new(None),
         }
-    }
-
-    /// The header for `secret` (generation `generation`), from the cache if built.
-    fn header(
-        &self,
-        secret: &Secret,
-        generation: Generation,
-        host: &str,
-    ) -> Result<HeaderValue, Error> {
-        let mut cached = self.header.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, value)) = cached.as_ref().filter(|(g, _)| *g == generation) {
-            return Ok(value.clone());
-        }
-        // `Flight` installs only tokens that make a valid header; this cannot fail.
-        let value = bearer(secret).ok_or_else(|| {
-            let why = "the token is not a valid HTTP header value".into();
-            Error::refresh_failed(host, 0, why)
-        })?;
-        *cached = Some((generation, value.clone()));
-        Ok(value)
     }
 
     /// Tokens installed so far (successful calls to the source).
@@ -194,89 +166,97 @@ impl AuthMiddleware {
         self.flight.refreshes()
     }
 
-    async fn run(
+    /// The classifier and body limit this layer judges outcomes with.
+    pub(crate) fn classifier(&self) -> (&dyn Classify, usize) {
+        (self.classifier.as_ref(), self.body_limit)
+    }
+
+    /// Whether a request for `url` gets the token: `Ok(false)` for hosts not
+    /// configured, an error for a configured host over plain `http`.
+    pub(crate) fn applies(&self, url: &Url) -> Result<bool, Error> {
+        let host = authority(url);
+        match self.hosts.may_attach(url.scheme(), host) {
+            Attach::NotConfigured => Ok(false),
+            Attach::Token => Ok(true),
+            Attach::RefuseInsecure => {
+                tracing::warn!(
+                    target: "resile::auth",
+                    host,
+                    "refusing to send a token over plain http"
+                );
+                telemetry::rejected(host, "insecure_transport");
+                Err(Error::insecure_transport(host))
+            }
+        }
+    }
+
+    /// Attaches the current token when no refresh is due at `now`; `None` when the
+    /// request must go through [`attach`](Self::attach).
+    pub(crate) fn attach_fresh(&self, req: &mut Request, now: Instant) -> Option<Generation> {
+        let (value, generation) = self.flight.fresh_header(now)?;
+        req.headers_mut().insert(AUTHORIZATION, value);
+        Some(generation)
+    }
+
+    /// Attaches a token, refreshing (or waiting for another request's refresh)
+    /// first when needed; waits stop at `deadline`.
+    pub(crate) async fn attach(
         &self,
-        mut req: Box<Request>,
-        ext: &mut Extensions,
-        next: &impl Inner,
-    ) -> reqwest_middleware::Result<Response> {
+        req: &mut Request,
+        deadline: Option<Instant>,
+    ) -> Result<Generation, Error> {
         let host = authority(req.url());
-        let deadline = crate::ext::deadline(ext);
-        let (secret, used) = self
+        let (secret, generation) = self
             .flight
             .obtain(deadline)
             .await
             .map_err(|e| e.into_error(host))?;
-        // Who resends after a 401: the retry layer above (it holds the original), or
-        // this layer from a copy; and nobody if this attempt is already the resend.
-        let (outer, is_replay) = ext
-            .get::<Scratch>()
-            .map_or((false, false), |s| (s.outer_replay, s.is_replay));
-        let replay = if outer || is_replay {
-            None
-        } else {
-            req.try_clone().map(Box::new)
-        };
-        let value = self.header(&secret, used, host)?;
+        // `Flight` installs only tokens that make a valid header; this cannot fail.
+        let value = self.flight.header(&secret, generation).ok_or_else(|| {
+            let why = "the token is not a valid HTTP header value".into();
+            Error::refresh_failed(host, 0, why)
+        })?;
         req.headers_mut().insert(AUTHORIZATION, value);
-        let classifier = self.classifier.as_ref();
-        let (result, seen) = run_and_observe(next, req, ext, classifier, self.body_limit).await;
-        if !seen.is_some_and(|s| s.classification.is_reauth()) {
-            return result;
-        }
-        let Ok(mut refused) = result else {
-            return result;
-        };
-        let decision = self.flight.on_reauth(used);
+        Ok(generation)
+    }
+
+    /// A response to a request that carried generation `used` was classified
+    /// `reauth`. Returns whether to replay the request once (a fresh token is
+    /// ready); when none came, `refused` gets a [`RefreshFailure`](super::RefreshFailure)
+    /// saying why. `can_replay` is false for the replay itself and for bodies that
+    /// cannot be copied.
+    pub(crate) async fn refused(
+        &self,
+        used: Generation,
+        refused: &mut Response,
+        can_replay: bool,
+        is_replay: bool,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let host = authority(refused.url());
         if is_replay {
-            tracing::info!(target: "resile::auth", host = authority(refused.url()), "the fresh token was refused too");
-            return Ok(refused);
+            // Returned as is; the new token stays in use until another 401.
+            tracing::info!(target: "resile::auth", host, "the fresh token was refused too");
+            return false;
         }
-        if outer {
-            match self.flight.obtain(deadline).await {
-                Ok(_) => {
-                    tracing::info!(target: "resile::auth", host = authority(refused.url()), generation = used.get(), decision = ?decision, "token refused; replaying once");
-                    scratch(ext).replay_requested = true;
-                }
-                Err(no_token) => {
-                    let failure = no_token.into_failure(authority(refused.url()));
-                    refused.extensions_mut().insert(failure);
-                }
-            }
-            return Ok(refused);
-        }
-        let Some(mut again) = replay else {
+        let decision = self.flight.on_reauth(used);
+        if !can_replay {
             tracing::debug!(
                 target: "resile::auth",
-                host = authority(refused.url()),
+                host,
                 "token refused; the body cannot be replayed"
             );
-            return Ok(refused);
-        };
-        // The request went down the chain; its copy still names the host.
-        let host = authority(again.url()).to_owned();
-        let host = host.as_str();
-        tracing::info!(
-            target: "resile::auth",
-            host,
-            generation = used.get(),
-            decision = ?decision,
-            "token refused; replaying once"
-        );
+            return false;
+        }
         match self.flight.obtain(deadline).await {
-            Ok((secret, generation)) => {
-                drop(refused);
-                again
-                    .headers_mut()
-                    .insert(AUTHORIZATION, self.header(&secret, generation, host)?);
-                run_and_observe(next, again, ext, classifier, self.body_limit)
-                    .await
-                    .0
+            Ok(_) => {
+                tracing::info!(target: "resile::auth", host, generation = used.get(), decision = ?decision, "token refused; replaying once");
+                true
             }
             Err(no_token) => {
                 let failure = no_token.into_failure(host);
                 refused.extensions_mut().insert(failure);
-                Ok(refused)
+                false
             }
         }
     }
@@ -293,28 +273,4 @@ impl fmt::Debug for AuthMiddleware {
     }
 }
 
-middleware_from_layer!(AuthMiddleware);
-
-impl Layer for AuthMiddleware {
-    async fn call<I: Inner>(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &I,
-    ) -> reqwest_middleware::Result<Response> {
-        let host = authority(req.url());
-        match self.hosts.may_attach(req.url().scheme(), host) {
-            Attach::NotConfigured => next.run(req, ext).await,
-            Attach::RefuseInsecure => {
-                tracing::warn!(
-                    target: "resile::auth",
-                    host,
-                    "refusing to send a token over plain http"
-                );
-                telemetry::rejected(host, "insecure_transport");
-                Err(Error::insecure_transport(host).into())
-            }
-            Attach::Token => self.run(req, ext, next).await,
-        }
-    }
-}
+crate::driver::middleware!(AuthMiddleware, auth);

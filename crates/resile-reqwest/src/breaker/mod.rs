@@ -4,19 +4,18 @@ mod builder;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use http::Extensions;
-use reqwest::{Request, Response};
+use reqwest::Response;
 use resile_policy::breaker::{Feedback, Permit, State, Transition};
 use resile_policy::{
-    BreakerConfig, CircuitBreaker, Classify, Clock, DefaultRng, HostSignal, Registry,
+    BreakerConfig, CircuitBreaker, Classification, Classify, Clock, DefaultRng, HostSignal,
+    Registry,
 };
 
 pub use builder::BreakerMiddlewareBuilder;
 
-use crate::chain::{Inner, Layer, middleware_from_layer};
-use crate::parts::{authority, result_authority, run_and_observe};
+use crate::parts::result_authority;
 use crate::{Error, TokioClock, telemetry};
 
 /// Called with the host and every breaker transition.
@@ -225,14 +224,17 @@ fn host_seed(base: u64, host: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// An admitted attempt's permit; dropped unreported (the request was cancelled), it
-/// is recorded as [`Feedback::Ignore`] so a half-open probe slot frees at once.
-struct Pending<'a> {
-    breaker: &'a CircuitBreaker,
+/// An admitted attempt: its host's breaker, its permit and when it was sent.
+/// Dropped without [`BreakerMiddleware::settle`] (the request was cancelled, or a
+/// layer further in refused it), it is recorded as [`Feedback::Ignore`] so a
+/// half-open probe slot frees at once.
+pub(crate) struct Admitted {
+    breaker: Arc<CircuitBreaker>,
     permit: Option<Permit>,
+    start: Instant,
 }
 
-impl Drop for Pending<'_> {
+impl Drop for Admitted {
     fn drop(&mut self) {
         if let Some(permit) = self.permit.take() {
             // `Ignore` never changes state, so there is no transition to report.
@@ -243,52 +245,57 @@ impl Drop for Pending<'_> {
     }
 }
 
-middleware_from_layer!(BreakerMiddleware);
-
-impl Layer for BreakerMiddleware {
-    async fn call<I: Inner>(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &I,
-    ) -> reqwest_middleware::Result<Response> {
-        let clock = TokioClock;
-        let host = authority(req.url());
+impl BreakerMiddleware {
+    /// Asks `host`'s breaker for an attempt at `now`: admitted, or the open-circuit
+    /// error to fail with at once.
+    pub(crate) fn admit(&self, host: &str, now: Instant) -> Result<Admitted, Error> {
         let breaker = self.breaker_for(host);
-        let start = clock.now();
-        let permit = match breaker.try_acquire(start) {
+        let permit = match breaker.try_acquire(now) {
             Ok(permit) => permit,
             Err(open) => {
-                let retry_after = open.retry_after(start);
+                let retry_after = open.retry_after(now);
                 tracing::debug!(target: "resile::breaker", host, retry_after_ms = retry_after.as_millis() as u64, isolated = open.is_isolated(), "circuit open: failing fast");
                 telemetry::rejected(host, "circuit_open");
-                return Err(Error::circuit_open(host, retry_after, open.is_isolated()).into());
+                return Err(Error::circuit_open(host, retry_after, open.is_isolated()));
             }
         };
         if let Some(t) = permit.transition() {
             self.report(host, &t);
         }
-
-        let mut pending = Pending {
-            breaker: &breaker,
+        Ok(Admitted {
+            breaker,
             permit: Some(permit),
+            start: now,
+        })
+    }
+
+    /// Feeds an admitted attempt's outcome (`seen`, `None` when unclassified) back
+    /// to its breaker at `now`.
+    pub(crate) fn settle(
+        &self,
+        mut admitted: Admitted,
+        seen: Option<&Classification>,
+        result: &reqwest_middleware::Result<Response>,
+        now: Instant,
+    ) {
+        let feedback = seen.map_or(Feedback::Ignore, |c| feedback(c.host_signal()));
+        let Some(permit) = admitted.permit.take() else {
+            return;
         };
-        let (result, seen) =
-            run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;
-        let feedback = seen.as_ref().map_or(Feedback::Ignore, |s| {
-            feedback(s.classification.host_signal())
-        });
-        let now = clock.now();
-        if let Some(permit) = pending.permit.take() {
-            let latency = now.saturating_duration_since(start);
-            if let Some(t) = breaker.record(permit, feedback, latency, now) {
-                // The request went down the chain: the answer names the host.
-                self.report(result_authority(&result).unwrap_or("an unknown host"), &t);
-            }
+        let latency = now.saturating_duration_since(admitted.start);
+        if let Some(t) = admitted.breaker.record(permit, feedback, latency, now) {
+            // The request went down the chain: the answer names the host.
+            self.report(result_authority(result).unwrap_or("an unknown host"), &t);
         }
-        result
+    }
+
+    /// The classifier and body limit this layer judges outcomes with.
+    pub(crate) fn classifier(&self) -> (&dyn Classify, usize) {
+        (self.classifier.as_ref(), self.body_limit)
     }
 }
+
+crate::driver::middleware!(BreakerMiddleware, breaker);
 
 #[cfg(test)]
 mod tests {

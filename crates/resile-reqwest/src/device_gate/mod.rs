@@ -8,17 +8,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use http::Extensions;
-use reqwest::{Request, Response};
+use reqwest::Url;
 use resile_policy::classify::{Route, Routes};
 use resile_policy::{Classification, Classify, Clock, ExponentialBackoff, Reason, Registry, Scope};
 use tokio::sync::SemaphorePermit;
 
 pub use builder::DeviceGateBuilder;
 
-use self::state::{Counters, DeviceState};
-use crate::chain::{Inner, Layer, middleware_from_layer};
-use crate::parts::{authority, run_and_observe};
+use self::state::Counters;
+pub(crate) use self::state::DeviceState;
+use crate::parts::authority;
 use crate::seed::Seeds;
 use crate::{Error, TokioClock, telemetry};
 
@@ -246,34 +245,105 @@ impl DeviceGateMiddleware {
     }
 }
 
-middleware_from_layer!(DeviceGateMiddleware);
+/// A request let through the gate: its device, the slot it holds and the hold
+/// generation it was sent in. Dropped, it frees the slot.
+pub(crate) struct Entered {
+    state: Arc<DeviceState>,
+    key: (String, String),
+    generation: u64,
+    slot: bool,
+}
 
-impl Layer for DeviceGateMiddleware {
-    async fn call<I: Inner>(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &I,
-    ) -> reqwest_middleware::Result<Response> {
-        let device = match self.routes.route(req.url().path()) {
-            Route::Device { id: Some(id), .. } => id.to_owned(),
-            _ => return next.run(req, ext).await,
-        };
-        let host = authority(req.url()).to_owned();
-        let key = (host, device);
-        let state = self.state_for(&key);
-        let (host, device) = (key.0.as_str(), key.1.as_str());
-        let deadline = crate::ext::deadline(ext);
-        let (slot, generation) = self.enter(&state, host, device, deadline).await?;
-        let (result, seen) =
-            run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;
-        if let Some(seen) = &seen {
-            self.observe(&state, generation, &seen.classification, host, device);
+impl Drop for Entered {
+    fn drop(&mut self) {
+        if std::mem::take(&mut self.slot) {
+            self.state.slots.add_permits(1);
         }
-        drop(slot);
-        result
     }
 }
+
+/// Where [`DeviceGateMiddleware::try_enter`] left a request.
+pub(crate) enum Gate {
+    /// Through at once.
+    Entered(Entered),
+    /// Held, or no slot free: [`DeviceGateMiddleware::enter_waiting`] takes it on.
+    Wait(Arc<DeviceState>, (String, String)),
+}
+
+impl DeviceGateMiddleware {
+    /// The (host, device id) a request for `url` is gated by; `None` for host
+    /// routes and routes without a device id.
+    pub(crate) fn device_of(&self, url: &Url) -> Option<(String, String)> {
+        match self.routes.route(url.path()) {
+            Route::Device { id: Some(id), .. } => Some((authority(url).to_owned(), id.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// Lets the request through at `now` when its device is not held and a slot
+    /// is free, without waiting.
+    pub(crate) fn try_enter(&self, key: (String, String), now: Instant) -> Gate {
+        let state = self.state_for(&key);
+        let generation = {
+            let hold = state.hold();
+            if hold.blocking(now).is_some() {
+                drop(hold);
+                return Gate::Wait(state, key);
+            }
+            hold.generation()
+        };
+        let slot = state
+            .slots
+            .try_acquire()
+            .map(SemaphorePermit::forget)
+            .is_ok();
+        if !slot {
+            return Gate::Wait(state, key);
+        }
+        Gate::Entered(Entered {
+            state,
+            key,
+            generation,
+            slot,
+        })
+    }
+
+    /// Waits out the device's hold (or refuses), then for a slot; never past
+    /// `deadline`.
+    pub(crate) async fn enter_waiting(
+        &self,
+        state: Arc<DeviceState>,
+        key: (String, String),
+        deadline: Option<Instant>,
+    ) -> Result<Entered, Error> {
+        let (slot, generation) = self.enter(&state, &key.0, &key.1, deadline).await?;
+        let slot = slot.map(SemaphorePermit::forget).is_some();
+        Ok(Entered {
+            state,
+            key,
+            generation,
+            slot,
+        })
+    }
+
+    /// Moves the device's hold after the outcome `seen` (`None`: unclassified),
+    /// and frees the slot.
+    pub(crate) fn settle(&self, entered: Entered, seen: Option<&Classification>) {
+        if let Some(c) = seen {
+            let (host, device) = (&entered.key.0, &entered.key.1);
+            self.observe(&entered.state, entered.generation, c, host, device);
+        }
+        // Only now: the hold moves before the slot frees for the next request.
+        drop(entered);
+    }
+
+    /// The classifier and body limit this layer judges outcomes with.
+    pub(crate) fn classifier(&self) -> (&dyn Classify, usize) {
+        (self.classifier.as_ref(), self.body_limit)
+    }
+}
+
+crate::driver::middleware!(DeviceGateMiddleware, gate);
 
 #[cfg(test)]
 mod tests {

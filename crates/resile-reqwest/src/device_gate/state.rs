@@ -20,7 +20,7 @@ pub(super) struct Counters {
 
 /// One device's slots and hold.
 #[derive(Debug)]
-pub(super) struct DeviceState {
+pub(crate) struct DeviceState {
     /// Requests in flight to the device, at most `max_in_flight`.
     pub(super) slots: Semaphore,
     max_in_flight: usize,

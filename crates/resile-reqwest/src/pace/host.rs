@@ -25,7 +25,7 @@ pub(super) struct AdaptiveConfig {
 /// A host's hold and adaptive pace, behind one small lock (never held across an
 /// `.await`).
 #[derive(Debug, Default)]
-pub(super) struct HostPace {
+pub(crate) struct HostPace {
     state: Mutex<State>,
 }
 
@@ -108,6 +108,17 @@ impl HostPace {
                 None
             }
         }
+    }
+
+    /// Whether a request may leave at `now` without waiting: no hold running and
+    /// the pace not lowered (one lock; an expired hold is cleared).
+    pub(super) fn is_clear(&self, now: Instant) -> bool {
+        let mut state = self.lock();
+        if state.hold_until.is_some_and(|until| until > now) {
+            return false;
+        }
+        state.hold_until = None;
+        state.adaptive.is_none()
     }
 
     /// Holds the host until `until`, keeping the later of this and any running hold.

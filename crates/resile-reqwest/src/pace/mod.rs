@@ -38,14 +38,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use http::Extensions;
-use reqwest::{Request, Response};
+use reqwest::Response;
 use resile_policy::{Classification, Classify, Clock, HostSignal, Reason, Registry, Scope};
 
 pub use builder::PacingBuilder;
 
-use crate::chain::{Inner, Layer, middleware_from_layer};
-use crate::parts::{authority, result_authority, run_and_observe};
+use crate::parts::result_authority;
 use crate::{Error, TokioClock, telemetry};
 use host::{AdaptiveConfig, HostPace};
 use quota::HostQuota;
@@ -211,7 +209,7 @@ impl PacingMiddleware {
     }
 
     /// Learns from one attempt's classification (`host` names it in logs).
-    fn observe(&self, host: &str, pace: &HostPace, c: Classification, sent: Instant) {
+    fn observe(&self, host: &str, pace: &HostPace, c: Classification, sent: Instant, now: Instant) {
         if c.host_signal() == HostSignal::Success {
             // Counted even at full speed: the accepted rate is what a 429 lowers the
             // pace to. The send time is close enough for one-second buckets.
@@ -220,7 +218,6 @@ impl PacingMiddleware {
             }
             return;
         }
-        let now = TokioClock.now();
         let held = c.scope() == Scope::Host
             && matches!(c.reason(), Some(Reason::Throttled | Reason::Unavailable));
         if let Some(hint) = c.retry_after().filter(|_| held) {
@@ -253,29 +250,70 @@ fn idle(pace: &HostPace) -> bool {
     pace.is_idle(TokioClock.now())
 }
 
-middleware_from_layer!(PacingMiddleware);
+/// A request let through the pacing layer: its host's pace and when it left.
+pub(crate) struct Paced {
+    pace: Arc<HostPace>,
+    sent: Instant,
+}
 
-impl Layer for PacingMiddleware {
-    async fn call<I: Inner>(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &I,
-    ) -> reqwest_middleware::Result<Response> {
-        let deadline = crate::ext::deadline(ext);
-        let host = authority(req.url());
+/// Where [`PacingMiddleware::try_pass`] left a request.
+pub(crate) enum Pass {
+    /// Through at once.
+    Paced(Paced),
+    /// A hold, a lowered pace or an empty quota: [`PacingMiddleware::pass_waiting`]
+    /// takes it on.
+    Wait(Arc<HostPace>),
+}
+
+impl PacingMiddleware {
+    /// Lets a request to `host` leave at `now` when nothing makes it wait.
+    pub(crate) fn try_pass(&self, host: &str, now: Instant) -> Pass {
         let pace = self.hosts.get_or_insert_by(host, HostPace::default);
-        let sent = self.wait_turn(host, &pace, deadline).await?;
-        let (result, seen) =
-            run_and_observe(next, req, ext, self.classifier.as_ref(), self.body_limit).await;
-        if let Some(seen) = seen {
-            // The request went down the chain: the answer names the host.
-            let host = result_authority(&result).unwrap_or("the host");
-            self.observe(host, &pace, seen.classification, sent);
+        if !pace.is_clear(now) {
+            return Pass::Wait(pace);
         }
-        result
+        if let Some(quota) = &self.quota
+            && quota.check(host).is_err()
+        {
+            return Pass::Wait(pace);
+        }
+        Pass::Paced(Paced { pace, sent: now })
+    }
+
+    /// Waits for the host's hold, quota and pace (see [`wait_turn`](Self::wait_turn)).
+    pub(crate) async fn pass_waiting(
+        &self,
+        host: &str,
+        pace: Arc<HostPace>,
+        deadline: Option<Instant>,
+    ) -> Result<Paced, Error> {
+        let sent = self.wait_turn(host, &pace, deadline).await?;
+        Ok(Paced { pace, sent })
+    }
+
+    /// Learns from the outcome `seen` of a paced request (`None`: unclassified).
+    pub(crate) fn settle(
+        &self,
+        paced: Paced,
+        seen: Option<&Classification>,
+        result: &reqwest_middleware::Result<Response>,
+        now: Instant,
+    ) {
+        if let Some(c) = seen {
+            // The request went down the chain: the answer names the host.
+            let host = result_authority(result).unwrap_or("the host");
+            self.observe(host, &paced.pace, *c, paced.sent, now);
+        }
+        drop(paced);
+    }
+
+    /// The classifier and body limit this layer judges outcomes with.
+    pub(crate) fn classifier(&self) -> (&dyn Classify, usize) {
+        (self.classifier.as_ref(), self.body_limit)
     }
 }
+
+crate::driver::middleware!(PacingMiddleware, pacing);
 
 #[cfg(test)]
 mod tests {
@@ -300,17 +338,20 @@ mod tests {
             &pace,
             seen(Scope::Device, Reason::Throttled).with_retry_after(HINT),
             sent,
+            sent,
         );
         pacing.observe(
             &host,
             &pace,
             seen(Scope::Host, Reason::ServerError).with_retry_after(HINT),
             sent,
+            sent,
         );
         pacing.observe(
             &host,
             &pace,
             seen(Scope::Host, Reason::Gateway).with_retry_after(HINT),
+            sent,
             sent,
         );
         assert_eq!(pacing.holds(), 0);
@@ -319,6 +360,7 @@ mod tests {
             &host,
             &pace,
             seen(Scope::Host, Reason::Unavailable).with_retry_after(HINT),
+            sent,
             sent,
         );
         assert_eq!(pacing.hold_remaining(&host), HINT);

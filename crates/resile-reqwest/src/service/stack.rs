@@ -6,7 +6,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::chain::{Chain, Inner};
+use crate::driver::Layers;
 use crate::{
     AuthMiddleware, BreakerMiddleware, DeviceGateMiddleware, PacingMiddleware, RetryMiddleware,
 };
@@ -15,8 +15,8 @@ use crate::{
 /// → breaker → device gate → pacing).
 ///
 /// It behaves exactly like adding the layers one by one with `.with(…)`, sharing
-/// their state, but calls them directly: one boxed future per request instead of
-/// one per layer. [`Service::client`](super::Service::client) and
+/// their state, but runs them in one pass: one boxed future per request instead of
+/// one per layer, and one classification per attempt. [`Service::client`](super::Service::client) and
 /// [`Service::attach`](super::Service::attach) use it.
 #[derive(Debug, Clone)]
 pub struct Stack {
@@ -27,37 +27,6 @@ pub struct Stack {
     pub(super) pacing: Option<Arc<PacingMiddleware>>,
 }
 
-impl Stack {
-    async fn run(
-        &self,
-        req: Box<Request>,
-        ext: &mut Extensions,
-        next: &impl Inner,
-    ) -> reqwest_middleware::Result<Response> {
-        let pacing = Chain {
-            layer: self.pacing.as_deref(),
-            inner: next,
-        };
-        let gate = Chain {
-            layer: self.device_gate.as_deref(),
-            inner: &pacing,
-        };
-        let breaker = Chain {
-            layer: self.breaker.as_deref(),
-            inner: &gate,
-        };
-        let auth = Chain {
-            layer: self.auth.as_deref(),
-            inner: &breaker,
-        };
-        let retry = Chain {
-            layer: self.retry.as_deref(),
-            inner: &auth,
-        };
-        retry.run(req, ext).await
-    }
-}
-
 #[async_trait::async_trait]
 impl Middleware for Stack {
     async fn handle(
@@ -66,6 +35,13 @@ impl Middleware for Stack {
         ext: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        self.run(Box::new(req), ext, &next).await
+        let layers = Layers {
+            retry: self.retry.as_deref(),
+            auth: self.auth.as_deref(),
+            breaker: self.breaker.as_deref(),
+            gate: self.device_gate.as_deref(),
+            pacing: self.pacing.as_deref(),
+        };
+        layers.handle(req, ext, next).await
     }
 }
