@@ -10,6 +10,8 @@
 //! are present: the layers used alone and [`Stack`](crate::Stack) are the same
 //! code.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::Extensions;
@@ -19,9 +21,10 @@ use resile_policy::auth::Generation;
 use resile_policy::{Classification, Classify, Clock};
 use tracing::Instrument;
 
-use crate::device_gate::Gate;
-use crate::pace::Pass;
-use crate::parts::{authority, observe};
+use crate::breaker::Admitted;
+use crate::device_gate::{DeviceState, Entered as DeviceEntry, Gate};
+use crate::pace::{HostPace, Paced, Pass};
+use crate::parts::{Verdict, authority, classify_now, classify_response};
 use crate::retry::finish;
 use crate::{
     AuthMiddleware, BreakerMiddleware, Deadline, DeviceGateMiddleware, Error, PacingMiddleware,
@@ -39,42 +42,39 @@ pub(crate) struct Layers<'a> {
     pub(crate) pacing: Option<&'a PacingMiddleware>,
 }
 
-/// One attempt's result, its classification, the token generation it carried and
-/// when it came back.
-struct Outcome {
-    result: reqwest_middleware::Result<Response>,
-    seen: Option<Classification>,
+/// How far the layers have let one attempt through, and what each handed out.
+#[derive(Default)]
+struct Entered {
+    /// The next layer to pass: 0 auth, 1 breaker, 2 device gate, 3 pacing, 4 sent.
+    stage: u8,
     token: Option<Generation>,
-    at: Instant,
+    admitted: Option<Admitted>,
+    device: Option<DeviceEntry>,
+    paced: Option<Paced>,
 }
 
-impl Outcome {
-    /// An attempt a layer refused before sending.
-    fn refused(error: Error, at: Instant) -> Self {
-        Self {
-            result: Err(error.into()),
-            seen: None,
-            token: None,
-            at,
-        }
-    }
+/// A layer that makes an attempt wait.
+enum Stall {
+    Token,
+    Device(Arc<DeviceState>, (String, String)),
+    Pace(Arc<HostPace>),
 }
 
 impl<'a> Layers<'a> {
-    /// Sends `req` through the layers and `next`.
-    pub(crate) async fn handle(
+    /// Sends `req` through the layers and `next`, in the retry layer's span.
+    pub(crate) fn handle<'f>(
         self,
         req: Request,
-        ext: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        match self.retry {
-            Some(retry) => {
-                let span = retry.span(&req);
-                self.run(req, ext, next).instrument(span).await
-            }
-            None => self.run(req, ext, next).await,
-        }
+        ext: &'f mut Extensions,
+        next: Next<'f>,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'f
+    where
+        'a: 'f,
+    {
+        let span = self
+            .retry
+            .map_or_else(tracing::Span::none, |r| r.span(&req));
+        self.run(req, ext, next).instrument(span)
     }
 
     /// The classifier of the innermost layer present: each attempt is classified
@@ -125,12 +125,36 @@ impl<'a> Layers<'a> {
             if let Some(r) = self.retry {
                 r.limit_attempt(&mut this, deadline, now);
             }
-            let out = self
-                .attempt(this, ext, &next, auth, deadline, now, &method)
-                .await;
-            let mut result = out.result;
-            now = out.at;
-            if let (Some(a), Some(used), Some(c)) = (auth, out.token, out.seen)
+            // Through the layers: synchronously unless one makes it wait.
+            let mut entered = Entered::default();
+            let passed = match self.advance(&mut this, auth, &mut entered, now) {
+                Ok(None) => Ok(()),
+                Ok(Some(stall)) => {
+                    let wait = self.wait(&mut this, auth, &mut entered, stall, deadline);
+                    Box::pin(wait).await
+                }
+                Err(refused) => Err(refused),
+            };
+            let result = match passed {
+                Ok(()) => next.clone().run(this, ext).await,
+                Err(refused) => Err(refused.into()),
+            };
+            let (result, seen) = match self.classifier() {
+                None => (result, None),
+                Some((classifier, limit)) => match classify_now(classifier, &method, result) {
+                    Verdict::Done(result, seen) => (result, seen),
+                    Verdict::ReadBody(resp) => {
+                        let read = classify_response(classifier, &method, resp, limit);
+                        let (resp, seen) = Box::pin(read).await;
+                        (Ok(resp), Some(seen))
+                    }
+                },
+            };
+            now = clock.now();
+            let token = entered.token;
+            self.settle(entered, seen.as_ref(), &result, now);
+            let mut result = result;
+            if let (Some(a), Some(used), Some(c)) = (auth, token, seen)
                 && c.is_reauth()
                 && let Ok(refused) = &mut result
             {
@@ -149,8 +173,8 @@ impl<'a> Layers<'a> {
             let Some(retrying) = retrying.as_mut() else {
                 return result;
             };
-            let (Some(c), Some(original)) = (out.seen, kept) else {
-                return finish(result, ext, number, out.seen);
+            let (Some(c), Some(original)) = (seen, kept) else {
+                return finish(result, ext, number, seen);
             };
             let Some(after) = retrying.decide(&c, &method, number, deadline, now, &result) else {
                 return finish(result, ext, number, Some(c));
@@ -163,85 +187,104 @@ impl<'a> Layers<'a> {
         }
     }
 
-    /// One attempt: through auth, breaker, device gate and pacing (waiting in a
-    /// boxed future only when one of them makes it wait), `next`, the
-    /// classification, and back.
-    #[expect(clippy::too_many_arguments, reason = "one attempt's whole context")]
-    async fn attempt(
+    /// Lets the attempt through the layers from `entered.stage` on, at `now`,
+    /// until one makes it wait (`Some`) or refuses it (`Err`).
+    fn advance(
         self,
-        mut req: Request,
-        ext: &mut Extensions,
-        next: &Next<'_>,
+        req: &mut Request,
         auth: Option<&AuthMiddleware>,
-        deadline: Option<Instant>,
-        mut now: Instant,
-        method: &http::Method,
-    ) -> Outcome {
-        let clock = TokioClock;
-        let token = match auth {
-            None => None,
-            Some(a) => match a.attach_fresh(&mut req, now) {
-                Some(generation) => Some(generation),
-                None => match Box::pin(a.attach(&mut req, deadline)).await {
-                    Ok(generation) => {
-                        now = clock.now();
-                        Some(generation)
-                    }
-                    Err(e) => return Outcome::refused(e, clock.now()),
-                },
-            },
-        };
-        let host = authority(req.url());
-        let admitted = match self.breaker.map(|b| b.admit(host, now)) {
-            None => None,
-            Some(Ok(admitted)) => Some(admitted),
-            Some(Err(e)) => return Outcome::refused(e, now),
-        };
-        let entered = match self.gate.and_then(|g| Some((g, g.device_of(req.url())?))) {
-            None => None,
-            Some((gate, key)) => match gate.try_enter(key, now) {
-                Gate::Entered(entered) => Some(entered),
-                Gate::Wait(state, key) => {
-                    match Box::pin(gate.enter_waiting(state, key, deadline)).await {
-                        Ok(entered) => {
-                            now = clock.now();
-                            Some(entered)
-                        }
-                        Err(e) => return Outcome::refused(e, clock.now()),
-                    }
-                }
-            },
-        };
-        let paced = match self.pacing.map(|p| (p, p.try_pass(host, now))) {
-            None => None,
-            Some((_, Pass::Paced(paced))) => Some(paced),
-            Some((pacing, Pass::Wait(pace))) => {
-                match Box::pin(pacing.pass_waiting(host, pace, deadline)).await {
-                    Ok(paced) => Some(paced),
-                    Err(e) => return Outcome::refused(e, clock.now()),
+        entered: &mut Entered,
+        now: Instant,
+    ) -> Result<Option<Stall>, Error> {
+        if entered.stage == 0 {
+            entered.stage = 1;
+            if let Some(a) = auth {
+                match a.attach_fresh(req, now) {
+                    Some(generation) => entered.token = Some(generation),
+                    None => return Ok(Some(Stall::Token)),
                 }
             }
-        };
-        let result = next.clone().run(req, ext).await;
-        let (result, seen) = match self.classifier() {
-            Some((classifier, body_limit)) => observe(classifier, method, result, body_limit).await,
-            None => (result, None),
-        };
-        let at = clock.now();
-        if let (Some(pacing), Some(paced)) = (self.pacing, paced) {
-            pacing.settle(paced, seen.as_ref(), &result, at);
         }
-        if let (Some(gate), Some(entered)) = (self.gate, entered) {
-            gate.settle(entered, seen.as_ref());
+        let host = authority(req.url());
+        if entered.stage == 1 {
+            entered.stage = 2;
+            if let Some(b) = self.breaker {
+                entered.admitted = Some(b.admit(host, now)?);
+            }
         }
-        if let (Some(breaker), Some(admitted)) = (self.breaker, admitted) {
-            breaker.settle(admitted, seen.as_ref(), &result, at);
+        if entered.stage == 2 {
+            entered.stage = 3;
+            if let Some((gate, key)) = self.gate.and_then(|g| Some((g, g.device_of(req.url())?))) {
+                match gate.try_enter(key, now) {
+                    Gate::Entered(device) => entered.device = Some(device),
+                    Gate::Wait(state, key) => return Ok(Some(Stall::Device(state, key))),
+                }
+            }
         }
-        Outcome {
-            result,
-            seen,
-            token,
-            at,
+        if entered.stage == 3 {
+            entered.stage = 4;
+            if let Some(pacing) = self.pacing {
+                match pacing.try_pass(host, now) {
+                    Pass::Paced(paced) => entered.paced = Some(paced),
+                    Pass::Wait(pace) => return Ok(Some(Stall::Pace(pace))),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The rare path: waits for the layer that stalled, then goes on through the
+    /// others (which may make it wait again); never past `deadline`.
+    async fn wait(
+        self,
+        req: &mut Request,
+        auth: Option<&AuthMiddleware>,
+        entered: &mut Entered,
+        mut stall: Stall,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        loop {
+            match stall {
+                Stall::Token => {
+                    if let Some(a) = auth {
+                        entered.token = Some(a.attach(req, deadline).await?);
+                    }
+                }
+                Stall::Device(state, key) => {
+                    if let Some(gate) = self.gate {
+                        entered.device = Some(gate.enter_waiting(state, key, deadline).await?);
+                    }
+                }
+                Stall::Pace(pace) => {
+                    if let Some(pacing) = self.pacing {
+                        let host = authority(req.url());
+                        entered.paced = Some(pacing.pass_waiting(host, pace, deadline).await?);
+                    }
+                }
+            }
+            match self.advance(req, auth, entered, TokioClock.now())? {
+                None => return Ok(()),
+                Some(next) => stall = next,
+            }
+        }
+    }
+
+    /// Feeds an attempt's outcome back to the layers it passed, innermost first.
+    fn settle(
+        self,
+        entered: Entered,
+        seen: Option<&Classification>,
+        result: &reqwest_middleware::Result<Response>,
+        now: Instant,
+    ) {
+        if let (Some(pacing), Some(paced)) = (self.pacing, entered.paced) {
+            pacing.settle(paced, seen, result, now);
+        }
+        if let (Some(gate), Some(device)) = (self.gate, entered.device) {
+            gate.settle(device, seen);
+        }
+        if let (Some(breaker), Some(admitted)) = (self.breaker, entered.admitted) {
+            breaker.settle(admitted, seen, result, now);
         }
     }
 
@@ -264,19 +307,33 @@ impl<'a> Layers<'a> {
 /// driver with just that layer.
 macro_rules! middleware {
     ($ty:ty, $field:ident) => {
-        #[async_trait::async_trait]
         impl reqwest_middleware::Middleware for $ty {
-            async fn handle(
-                &self,
+            // What `#[async_trait]` would write, minus its second copy of the
+            // arguments: the driver's future is boxed as it is.
+            fn handle<'life0, 'life1, 'life2, 'async_trait>(
+                &'life0 self,
                 req: reqwest::Request,
-                ext: &mut http::Extensions,
-                next: reqwest_middleware::Next<'_>,
-            ) -> reqwest_middleware::Result<reqwest::Response> {
+                ext: &'life1 mut http::Extensions,
+                next: reqwest_middleware::Next<'life2>,
+            ) -> ::core::pin::Pin<
+                Box<
+                    dyn ::core::future::Future<
+                            Output = reqwest_middleware::Result<reqwest::Response>,
+                        > + Send
+                        + 'async_trait,
+                >,
+            >
+            where
+                'life0: 'async_trait,
+                'life1: 'async_trait,
+                'life2: 'async_trait,
+                Self: 'async_trait,
+            {
                 let layers = crate::driver::Layers {
                     $field: Some(self),
                     ..crate::driver::Layers::default()
                 };
-                layers.handle(req, ext, next).await
+                Box::pin(layers.handle(req, ext, next))
             }
         }
     };

@@ -30,33 +30,33 @@ pub(crate) fn result_authority(result: &reqwest_middleware::Result<Response>) ->
     }
 }
 
-/// Classifies one attempt's result: a response below 400 from its status and
-/// headers, a response of 400 or more from up to `body_limit` bytes of its body
-/// (the response is rebuilt untouched), a transport failure from its kind. `None`
-/// for errors we do not classify (another middleware's, a builder error, ours).
-pub(crate) async fn observe(
+/// What [`classify_now`] made of a result.
+pub(crate) enum Verdict {
+    /// Classified (`None`: an error we do not classify).
+    Done(reqwest_middleware::Result<Response>, Option<Classification>),
+    /// A response of 400 or more: its body must be read ([`classify_response`]).
+    ReadBody(Response),
+}
+
+/// Classifies one attempt's result without reading a body: a response below 400
+/// from its status and headers, a transport failure from its kind; `None` for
+/// errors we do not classify (another middleware's, a builder error, ours).
+pub(crate) fn classify_now(
     classifier: &dyn Classify,
     method: &http::Method,
     result: reqwest_middleware::Result<Response>,
-    body_limit: usize,
-) -> (reqwest_middleware::Result<Response>, Option<Classification>) {
+) -> Verdict {
     match result {
         Ok(resp) if resp.status().as_u16() < 400 => {
             let seen = classify_success(classifier, method, &resp);
-            (Ok(resp), Some(seen))
+            Verdict::Done(Ok(resp), Some(seen))
         }
-        // The rare path reads a body: boxed, so its state does not weigh on every
-        // request's future.
-        Ok(resp) => {
-            let (resp, seen) =
-                Box::pin(classify_response(classifier, method, resp, body_limit)).await;
-            (Ok(resp), Some(seen))
-        }
+        Ok(resp) => Verdict::ReadBody(resp),
         Err(reqwest_middleware::Error::Reqwest(e)) => {
             let seen = classify_error(classifier, method, &e);
-            (Err(reqwest_middleware::Error::Reqwest(e)), seen)
+            Verdict::Done(Err(reqwest_middleware::Error::Reqwest(e)), seen)
         }
-        Err(other) => (Err(other), None),
+        Err(other) => Verdict::Done(Err(other), None),
     }
 }
 

@@ -45,7 +45,8 @@ pub use builder::PacingBuilder;
 
 use crate::parts::result_authority;
 use crate::{Error, TokioClock, telemetry};
-use host::{AdaptiveConfig, HostPace};
+use host::AdaptiveConfig;
+pub(crate) use host::HostPace;
 use quota::HostQuota;
 
 /// Paces the requests to each host: an optional quota, the host's `Retry-After`

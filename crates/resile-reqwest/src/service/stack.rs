@@ -1,5 +1,7 @@
 //! A service's layers as one middleware.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use http::Extensions;
@@ -27,14 +29,21 @@ pub struct Stack {
     pub(super) pacing: Option<Arc<PacingMiddleware>>,
 }
 
-#[async_trait::async_trait]
 impl Middleware for Stack {
-    async fn handle(
-        &self,
+    // What `#[async_trait]` would write, minus its second copy of the arguments:
+    // the driver's future is boxed as it is.
+    fn handle<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
         req: Request,
-        ext: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+        ext: &'life1 mut Extensions,
+        next: Next<'life2>,
+    ) -> Pin<Box<dyn Future<Output = reqwest_middleware::Result<Response>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
         let layers = Layers {
             retry: self.retry.as_deref(),
             auth: self.auth.as_deref(),
@@ -42,6 +51,6 @@ impl Middleware for Stack {
             gate: self.device_gate.as_deref(),
             pacing: self.pacing.as_deref(),
         };
-        layers.handle(req, ext, next).await
+        Box::pin(layers.handle(req, ext, next))
     }
 }
