@@ -317,7 +317,7 @@ impl RetryBuilder {
     }
 
     /// The deadline for the whole logical request, waits included (default 30 s;
-    /// `None` for none). A [`Deadline`] extension on a request overrides it.
+    /// `None` for none). A [`Deadline`](crate::Deadline) extension on a request overrides it.
     pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;
         self

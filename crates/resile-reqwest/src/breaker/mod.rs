@@ -27,8 +27,9 @@ pub(crate) type Hook = Arc<dyn Fn(&str, &Transition) + Send + Sync>;
 /// One [`CircuitBreaker`] per host (`host[:port]`), kept in a bounded
 /// [`Registry`]. Each attempt asks the host's breaker first; an open breaker answers
 /// with [`Error::circuit_open`] at once, and the rest of the chain (pacing, the
-/// network) never sees the request. An admitted attempt runs, is classified once (or
-/// reuses an inner layer's verdict) and its [`HostSignal`] is fed back:
+/// network) never sees the request. An admitted attempt runs, is classified once (in a
+/// [`Stack`](crate::Stack), once for all its layers) and its [`HostSignal`] is fed
+/// back:
 ///
 /// | classification | feedback |
 /// |---|---|

@@ -43,7 +43,7 @@ use crate::{Error, TokioClock, telemetry};
 ///   the hold and resets the growth.
 ///
 /// Host routes, requests without a device id and other devices never wait here. The
-/// outcomes are classified once (or an inner layer's verdict is reused); only the
+/// outcomes are classified once (once for all layers in a [`Stack`](crate::Stack)); only the
 /// device's own outcomes move its state. Outcomes of requests sent before the
 /// latest hold are stale and change nothing, so 20 commands answered `QUEUE_IS_FULL`
 /// at once set one 1 s hold, not a 30 s one, and a late 202 from before the hold

@@ -115,8 +115,9 @@ impl PacingBuilder {
         self
     }
 
-    /// The classifier (default: the spec's table, [`DefaultClassifier`]); used only
-    /// when no layer further in has classified the attempt.
+    /// The classifier (default: the spec's table, [`DefaultClassifier`]). In a
+    /// [`Stack`](crate::Stack), each attempt is classified once, by the innermost
+    /// layer's classifier.
     pub fn classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
         self.classifier = classifier;
         self

@@ -119,8 +119,8 @@ impl ServiceBuilder {
         self
     }
 
-    /// One classifier for every layer (default: the spec's table). Layers share
-    /// verdicts per attempt, so they must agree.
+    /// One classifier for every layer (default: the spec's table). The stack
+    /// classifies each attempt once, for all its layers.
     pub fn classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
         self.classifier = Some(classifier);
         self

@@ -125,7 +125,8 @@ impl Service {
 
     /// The layers one by one, outermost first (see [Order](Self#order)), for a
     /// stack that puts other middlewares between them. They share their state with
-    /// [`middleware`](Self::middleware).
+    /// [`middleware`](Self::middleware), which is cheaper when nothing needs to go
+    /// between them (see [`Stack`]).
     pub fn middlewares(&self) -> Vec<Arc<dyn Middleware>> {
         let mut out: Vec<Arc<dyn Middleware>> = Vec::with_capacity(5);
         if let Some(m) = &self.retry {

@@ -16,9 +16,14 @@ use crate::{
 /// A service's layers as **one** middleware, in the documented order (retry → auth
 /// → breaker → device gate → pacing).
 ///
-/// It behaves exactly like adding the layers one by one with `.with(…)`, sharing
-/// their state, but runs them in one pass: one boxed future per request instead of
-/// one per layer, and one classification per attempt. [`Service::client`](super::Service::client) and
+/// It behaves like adding the layers one by one with `.with(…)`, sharing their
+/// state, but runs them in one pass: one boxed future per request instead of one
+/// per layer, one classification per attempt for all layers, one copy of the
+/// request (the auth layer's 401 replay resends the retry layer's copy), and the
+/// retry layer's deadline bounds every wait inside it. Added one by one, each
+/// layer works alone: it classifies for itself, the auth layer keeps its own copy,
+/// and the inner layers see only a [`Deadline`](crate::Deadline) extension.
+/// [`Service::client`](super::Service::client) and
 /// [`Service::attach`](super::Service::attach) use it.
 #[derive(Debug, Clone)]
 pub struct Stack {
