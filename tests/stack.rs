@@ -314,3 +314,63 @@ async fn under_retry_many_concurrent_401s_share_one_refresh() {
     );
     assert_eq!(script.count(), 200, "each request: one 401, one replay");
 }
+
+/// The default classifier, counting its calls.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+impl resile_policy::Classify for Counting {
+    fn classify<'a>(
+        &self,
+        input: &resile_policy::classify::Input<'a>,
+    ) -> resile_policy::Outcome<'a> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        resile_policy::DefaultClassifier::new().classify(input)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stack_classifies_each_attempt_once_for_all_its_layers() {
+    let counting = Arc::new(Counting::default());
+    let resilience = Resilience::builder()
+        .service("dm", |s| {
+            s.hosts([HOST])
+                .auth(StaticToken::new("ak_stack_test_key"))
+                .classifier(counting.clone())
+                .seed(3)
+        })
+        .build()
+        .unwrap();
+    let service = resilience.service("dm").unwrap();
+    // Two 503s, then a success: three attempts through five layers.
+    let script = Scripted::from_fn(|_, n| {
+        if n < 2 {
+            Reply::error(503, "system_unavailable")
+        } else {
+            Reply::ok()
+        }
+    });
+    let resp = client_for(service, &script).get(URL).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.extensions().get::<Attempts>(), Some(&Attempts(3)));
+    assert_eq!(
+        counting.0.load(Ordering::SeqCst),
+        3,
+        "one verdict per attempt"
+    );
+
+    // The same layers added one by one: each judges every attempt it sees.
+    counting.0.store(0, Ordering::SeqCst);
+    let script = Scripted::always(Reply::ok());
+    let client = service
+        .middlewares()
+        .into_iter()
+        .fold(
+            reqwest_middleware::ClientBuilder::new(reqwest::Client::new()),
+            reqwest_middleware::ClientBuilder::with_arc,
+        )
+        .with(script.clone())
+        .build();
+    assert_eq!(client.get(URL).send().await.unwrap().status(), 200);
+    assert_eq!(counting.0.load(Ordering::SeqCst), 5);
+}

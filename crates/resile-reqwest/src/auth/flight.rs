@@ -87,6 +87,10 @@ impl Flight {
         if inner.tokens.needs_refresh(now) {
             return None;
         }
+        let generation = inner.tokens.generation();
+        if let Some((_, value)) = inner.header.as_ref().filter(|(g, _)| *g == generation) {
+            return Some((value.clone(), generation));
+        }
         let (secret, generation) = inner.tokens.current(now)?;
         Some((inner.header_for(&secret, generation)?, generation))
     }
