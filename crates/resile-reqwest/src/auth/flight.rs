@@ -87,19 +87,18 @@ impl Flight {
         if inner.tokens.needs_refresh(now) {
             return None;
         }
+        // No refresh due: the token is there and current; its secret is cloned only
+        // to build the header once per generation.
         let generation = inner.tokens.generation();
-        if let Some((_, value)) = inner.header.as_ref().filter(|(g, _)| *g == generation) {
-            return Some((value.clone(), generation));
-        }
-        let (secret, generation) = inner.tokens.current(now)?;
-        Some((inner.header_for(&secret, generation)?, generation))
+        let value = inner.header_for(generation, |t| t.current(now).map(|(s, _)| s))?;
+        Some((value, generation))
     }
 
     /// The header for `secret` of `generation`, from the cache when it is built.
     /// `None` only for a token that cannot go in a header, which `Flight` never
     /// installs.
     pub(super) fn header(&self, secret: &Secret, generation: Generation) -> Option<HeaderValue> {
-        self.lock().header_for(secret, generation)
+        self.lock().header_for(generation, |_| Some(secret.clone()))
     }
 
     /// A usable token, refreshing (or waiting for another's refresh) first if needed.
@@ -226,11 +225,17 @@ impl fmt::Debug for Flight {
 }
 
 impl Inner {
-    fn header_for(&mut self, secret: &Secret, generation: Generation) -> Option<HeaderValue> {
+    /// The header of `generation`: cached, or built from `secret` (asked only on
+    /// a miss).
+    fn header_for(
+        &mut self,
+        generation: Generation,
+        secret: impl FnOnce(&TokenState) -> Option<Secret>,
+    ) -> Option<HeaderValue> {
         if let Some((_, value)) = self.header.as_ref().filter(|(g, _)| *g == generation) {
             return Some(value.clone());
         }
-        let value = bearer(secret)?;
+        let value = bearer(&secret(&self.tokens)?)?;
         self.header = Some((generation, value.clone()));
         Some(value)
     }
