@@ -5,7 +5,7 @@
 //! the breaker, pass the device gate and the pacing) and what happens after it
 //! (feed the outcome back), both plain synchronous methods. Waiting (a token
 //! refresh, a device hold, a pacing slot, a backoff) is the rare case and runs in
-//! a boxed future of its own. So a request that waits for nothing costs one small
+//! a boxed future of its own. So a request that waits for nothing costs one boxed
 //! future, one classification and two clock reads per attempt, whichever layers
 //! are present: the layers used alone and [`Stack`](crate::Stack) are the same
 //! code.
