@@ -56,8 +56,9 @@ impl BreakerMiddlewareBuilder {
         self
     }
 
-    /// The classifier (default: the spec's table, [`DefaultClassifier`]); used only
-    /// when no inner resile layer has classified the attempt already.
+    /// The classifier (default: the spec's table, [`DefaultClassifier`]). In a
+    /// [`Stack`](crate::Stack), each attempt is classified once, by the innermost
+    /// layer's classifier.
     pub fn classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
         self.classifier = classifier;
         self

@@ -55,7 +55,7 @@ use quota::HostQuota;
 /// Before each attempt it waits, on the tokio timer, for (1) a running hold on the
 /// host, (2) a cell of the host's quota, (3) the host's adaptive slot, and checks the
 /// hold once more. After the attempt it reads the classification (via the layer's
-/// own classifier, or the verdict of a layer further in):
+/// classifier, or in a [`Stack`](crate::Stack) the one verdict for all layers):
 ///
 /// | outcome (host scope) | effect |
 /// |---|---|
