@@ -20,8 +20,8 @@ use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
 use resile_benches::clients::{Contender, resile_service};
 use resile_benches::harness::{list_mode, median, now, per_item_ns, quick_mode};
-use resile_benches::probe::FutureSize;
 use resile_benches::stub::Stub;
+use resile_test_support::FutureSize;
 use tokio::runtime::Runtime;
 
 const HOST: &str = "api.bench.test";

@@ -12,7 +12,7 @@ use resile_reqwest::{
     Attempts, Error, FnSource, Resilience, ResilienceConfig, RetryMiddleware, Service, StaticToken,
     Token,
 };
-use resile_test_support::{Reply, Scripted};
+use resile_test_support::{FutureSize, Reply, Scripted};
 
 const HOST: &str = "api.example.com";
 
@@ -373,4 +373,28 @@ async fn the_stack_classifies_each_attempt_once_for_all_its_layers() {
         .build();
     assert_eq!(client.get(URL).send().await.unwrap().status(), 200);
     assert_eq!(counting.0.load(Ordering::SeqCst), 5);
+}
+
+/// glibc serves allocations of up to 1032 bytes from a per-thread cache; a bigger
+/// request future would take the slow path of `malloc` and `free` every time.
+#[tokio::test(start_paused = true)]
+async fn the_request_future_fits_the_allocators_fast_path() {
+    let resilience = Resilience::builder()
+        .service("dm", |s| {
+            s.hosts([HOST]).auth(StaticToken::new("ak_stack_test_key"))
+        })
+        .build()
+        .unwrap();
+    let service = resilience.service("dm").unwrap();
+    let size = FutureSize::default();
+    let client = service
+        .attach(reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(size.clone()))
+        .with(Scripted::always(Reply::ok()))
+        .build();
+    assert_eq!(client.get(URL).send().await.unwrap().status(), 200);
+    let bytes = size.bytes();
+    assert!(
+        (1..=1024).contains(&bytes),
+        "the request future takes {bytes} bytes"
+    );
 }

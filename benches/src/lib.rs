@@ -7,6 +7,5 @@ pub mod clients;
 pub mod decision;
 pub mod harness;
 pub mod load;
-pub mod probe;
 pub mod scenario;
 pub mod stub;

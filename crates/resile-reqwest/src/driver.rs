@@ -11,10 +11,11 @@
 //! code.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::Extensions;
+use http::{Extensions, Method};
 use reqwest::{Request, Response};
 use reqwest_middleware::Next;
 use resile_policy::auth::Generation;
@@ -24,8 +25,8 @@ use tracing::Instrument;
 use crate::breaker::Admitted;
 use crate::device_gate::{DeviceState, Entered as DeviceEntry, Gate};
 use crate::pace::{HostPace, Paced, Pass};
-use crate::parts::{Verdict, authority, classify_now, classify_response};
-use crate::retry::finish;
+use crate::parts::{authority, classify_now, classify_result};
+use crate::retry::{Retrying, finish};
 use crate::{
     AuthMiddleware, BreakerMiddleware, Deadline, DeviceGateMiddleware, Error, PacingMiddleware,
     RetryMiddleware, TokioClock,
@@ -60,6 +61,22 @@ enum Stall {
     Pace(Arc<HostPace>),
 }
 
+/// A boxed future of a response: a logical request's (boxed once, whichever
+/// layers are present) or an attempt's (`next`'s own, or a wait for a layer, then
+/// `next`'s).
+pub(crate) type Handled<'f> =
+    Pin<Box<dyn Future<Output = reqwest_middleware::Result<Response>> + Send + 'f>>;
+
+/// What the driver settles once per logical request, before its first attempt.
+struct Logical<'a> {
+    now: Instant,
+    deadline: Option<Instant>,
+    /// The auth layer, when it attaches a token to this request's host.
+    auth: Option<&'a AuthMiddleware>,
+    retrying: Option<Retrying<'a>>,
+    method: Method,
+}
+
 impl<'a> Layers<'a> {
     /// Sends `req` through the layers and `next`, in the retry layer's span.
     pub(crate) fn handle<'f>(
@@ -67,14 +84,34 @@ impl<'a> Layers<'a> {
         req: Request,
         ext: &'f mut Extensions,
         next: Next<'f>,
-    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'f
+    ) -> Handled<'f>
     where
         'a: 'f,
     {
         let span = self
             .retry
             .map_or_else(tracing::Span::none, |r| r.span(&req));
-        self.run(req, ext, next).instrument(span)
+        let now = TokioClock.now();
+        let auth = match self.auth.map(|a| a.applies(req.url())) {
+            Some(Ok(true)) => self.auth,
+            None | Some(Ok(false)) => None,
+            Some(Err(refused)) => {
+                let _entered = span.enter();
+                let done = self.done(Err(refused.into()), ext, 1, None);
+                return Box::pin(std::future::ready(done));
+            }
+        };
+        let logical = Logical {
+            now,
+            deadline: ext
+                .get::<Deadline>()
+                .map(|d| d.0)
+                .or_else(|| self.retry.and_then(|r| r.deadline_from(now))),
+            auth,
+            retrying: self.retry.map(|r| r.begin(&req)),
+            method: req.method().clone(),
+        };
+        Box::pin(self.run(logical, Some(req), ext, next).instrument(span))
     }
 
     /// The classifier of the innermost layer present: each attempt is classified
@@ -92,98 +129,130 @@ impl<'a> Layers<'a> {
             .or_else(retry)
     }
 
-    async fn run(
+    /// The attempts of one logical request.
+    ///
+    /// Not an `async fn`, whose arguments would be stored twice in its future
+    /// (rust-lang/rust#62958): the request is kept once, in `kept`, and each
+    /// attempt's copy lives only until it is handed to `next`, so the future stays
+    /// small enough for the allocator's fast path.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
+    fn run<'f>(
         self,
-        mut req: Request,
-        ext: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        let clock = TokioClock;
-        let mut now = clock.now();
-        let deadline = ext
-            .get::<Deadline>()
-            .map(|d| d.0)
-            .or_else(|| self.retry.and_then(|r| r.deadline_from(now)));
-        let auth = match self.auth.map(|a| a.applies(req.url())) {
-            Some(Ok(true)) => self.auth,
-            None | Some(Ok(false)) => None,
-            Some(Err(refused)) => return self.done(Err(refused.into()), ext, 1, None),
-        };
-        // A copy is kept for a resend (retry, or the replay after a 401).
-        let keep = self.retry.is_some() || auth.is_some();
-        let mut retrying = self.retry.map(|r| r.begin(&req));
-        let method = req.method().clone();
-        let mut number = 0;
-        let mut is_replay = false;
-        loop {
-            number += 1;
-            // A stream cannot be copied: it is sent once and its result returned.
-            let (mut this, kept) = match keep.then(|| req.try_clone()).flatten() {
-                Some(copy) => (copy, Some(req)),
-                None => (req, None),
-            };
-            if let Some(r) = self.retry {
-                r.limit_attempt(&mut this, deadline, now);
-            }
-            // Through the layers: synchronously unless one makes it wait.
-            let mut entered = Entered::default();
-            let passed = match self.advance(&mut this, auth, &mut entered, now) {
-                Ok(None) => Ok(()),
-                Ok(Some(stall)) => {
-                    let wait = self.wait(&mut this, auth, &mut entered, stall, deadline);
-                    Box::pin(wait).await
-                }
-                Err(refused) => Err(refused),
-            };
-            let result = match passed {
-                Ok(()) => next.clone().run(this, ext).await,
-                Err(refused) => Err(refused.into()),
-            };
-            let (result, seen) = match self.classifier() {
-                None => (result, None),
-                Some((classifier, limit)) => match classify_now(classifier, &method, result) {
-                    Verdict::Done(result, seen) => (result, seen),
-                    Verdict::ReadBody(resp) => {
-                        let read = classify_response(classifier, &method, resp, limit);
-                        let (resp, seen) = Box::pin(read).await;
-                        (Ok(resp), Some(seen))
-                    }
-                },
-            };
-            now = clock.now();
-            let token = entered.token;
-            self.settle(entered, seen.as_ref(), &result, now);
-            let mut result = result;
-            if let (Some(a), Some(used), Some(c)) = (auth, token, seen)
-                && c.is_reauth()
-                && let Ok(refused) = &mut result
-            {
-                let fresh = a.refused(used, refused, kept.is_some(), is_replay, deadline);
-                if Box::pin(fresh).await
-                    && let Some(original) = kept
+        mut logical: Logical<'a>,
+        mut kept: Option<Request>,
+        ext: &'f mut Extensions,
+        next: Next<'f>,
+    ) -> impl Future<Output = reqwest_middleware::Result<Response>> + Send + 'f
+    where
+        'a: 'f,
+    {
+        async move {
+            let clock = TokioClock;
+            // A copy is kept for a resend (retry, or the replay after a 401).
+            let keep = self.retry.is_some() || logical.auth.is_some();
+            let mut number = 0;
+            let mut is_replay = false;
+            loop {
+                number += 1;
+                let mut result;
+                let seen;
+                let token;
+                // What the layers handed out lives only until it is settled.
                 {
-                    // Resent at once, outside the retry rules: a 401 was not
-                    // processed (spec §6), and only once.
-                    is_replay = true;
-                    req = original;
-                    now = clock.now();
-                    continue;
+                    let mut entered = Entered::default();
+                    // The attempt's copy lives only until it is handed to `next`.
+                    let sending = {
+                        // A stream cannot be copied: it is sent once, and its result
+                        // returned.
+                        let copy = match &kept {
+                            Some(original) if keep => original.try_clone(),
+                            _ => None,
+                        };
+                        let Some(mut this) = copy.or_else(|| kept.take()) else {
+                            // Only a resend comes back here, and only with a copy kept.
+                            return Err(reqwest_middleware::Error::middleware(
+                                std::io::Error::other("resile: no request left to send"),
+                            ));
+                        };
+                        if let Some(r) = self.retry {
+                            r.limit_attempt(&mut this, logical.deadline, logical.now);
+                        }
+                        // Through the layers: synchronously unless one makes it wait.
+                        let auth = logical.auth;
+                        let sending: Handled<'_> =
+                            match self.advance(&mut this, auth, &mut entered, logical.now) {
+                                Ok(None) => next.clone().run(this, ext),
+                                Ok(Some(stall)) => Box::pin(self.wait_and_send(
+                                    this,
+                                    auth,
+                                    &mut entered,
+                                    stall,
+                                    logical.deadline,
+                                    next.clone(),
+                                    ext,
+                                )),
+                                Err(refused) => Box::pin(std::future::ready(Err(refused.into()))),
+                            };
+                        sending
+                    };
+                    result = sending.await;
+                    seen = match self.classifier() {
+                        None => None,
+                        Some((classifier, limit)) => {
+                            match classify_now(classifier, &logical.method, &result) {
+                                Some(seen) => seen,
+                                None => {
+                                    let read =
+                                        classify_result(classifier, &logical.method, result, limit);
+                                    let (read, seen) = Box::pin(read).await;
+                                    result = read;
+                                    seen
+                                }
+                            }
+                        }
+                    };
+                    logical.now = clock.now();
+                    token = entered.token;
+                    self.settle(entered, seen.as_ref(), &result, logical.now);
                 }
+                if let (Some(a), Some(used), Some(c)) = (logical.auth, token, seen)
+                    && c.is_reauth()
+                    && let Ok(refused) = &mut result
+                {
+                    let fresh =
+                        a.refused(used, refused, kept.is_some(), is_replay, logical.deadline);
+                    if Box::pin(fresh).await && kept.is_some() {
+                        // Resent at once, outside the retry rules: a 401 was not
+                        // processed (spec §6), and only once.
+                        is_replay = true;
+                        logical.now = clock.now();
+                        continue;
+                    }
+                }
+                let Some(retrying) = logical.retrying.as_mut() else {
+                    return result;
+                };
+                let (Some(c), true) = (seen, kept.is_some()) else {
+                    finish(&mut result, ext, number, seen);
+                    return result;
+                };
+                let decided = retrying.decide(
+                    &c,
+                    &logical.method,
+                    number,
+                    logical.deadline,
+                    logical.now,
+                    &result,
+                );
+                let Some(after) = decided else {
+                    finish(&mut result, ext, number, Some(c));
+                    return result;
+                };
+                drop(result);
+                // Boxed: a timer in every request's future would weigh on all.
+                Box::pin(clock.sleep(after)).await;
+                logical.now = clock.now();
             }
-            let Some(retrying) = retrying.as_mut() else {
-                return result;
-            };
-            let (Some(c), Some(original)) = (seen, kept) else {
-                return finish(result, ext, number, seen);
-            };
-            let Some(after) = retrying.decide(&c, &method, number, deadline, now, &result) else {
-                return finish(result, ext, number, Some(c));
-            };
-            drop(result);
-            // Boxed: a timer in every request's future would weigh on all.
-            Box::pin(clock.sleep(after)).await;
-            req = original;
-            now = clock.now();
         }
     }
 
@@ -233,21 +302,39 @@ impl<'a> Layers<'a> {
         Ok(None)
     }
 
+    /// [`wait`](Self::wait), then sends the request through `next`.
+    #[allow(clippy::too_many_arguments)] // the state of one attempt, passed on
+    async fn wait_and_send(
+        self,
+        req: Request,
+        auth: Option<&AuthMiddleware>,
+        entered: &mut Entered,
+        stall: Stall,
+        deadline: Option<Instant>,
+        next: Next<'_>,
+        ext: &mut Extensions,
+    ) -> reqwest_middleware::Result<Response> {
+        match self.wait(req, auth, entered, stall, deadline).await {
+            Ok(req) => next.run(req, ext).await,
+            Err(refused) => Err(refused.into()),
+        }
+    }
+
     /// The rare path: waits for the layer that stalled, then goes on through the
     /// others (which may make it wait again); never past `deadline`.
     async fn wait(
         self,
-        req: &mut Request,
+        mut req: Request,
         auth: Option<&AuthMiddleware>,
         entered: &mut Entered,
         mut stall: Stall,
         deadline: Option<Instant>,
-    ) -> Result<(), Error> {
+    ) -> Result<Request, Error> {
         loop {
             match stall {
                 Stall::Token => {
                     if let Some(a) = auth {
-                        entered.token = Some(a.attach(req, deadline).await?);
+                        entered.token = Some(a.attach(&mut req, deadline).await?);
                     }
                 }
                 Stall::Device(state, key) => {
@@ -262,8 +349,8 @@ impl<'a> Layers<'a> {
                     }
                 }
             }
-            match self.advance(req, auth, entered, TokioClock.now())? {
-                None => return Ok(()),
+            match self.advance(&mut req, auth, entered, TokioClock.now())? {
+                None => return Ok(req),
                 Some(next) => stall = next,
             }
         }
@@ -296,10 +383,11 @@ impl<'a> Layers<'a> {
         attempts: u32,
         seen: Option<Classification>,
     ) -> reqwest_middleware::Result<Response> {
-        match self.retry {
-            Some(_) => finish(result, ext, attempts, seen),
-            None => result,
+        let mut result = result;
+        if self.retry.is_some() {
+            finish(&mut result, ext, attempts, seen);
         }
+        result
     }
 }
 
@@ -333,7 +421,7 @@ macro_rules! middleware {
                     $field: Some(self),
                     ..crate::driver::Layers::default()
                 };
-                Box::pin(layers.handle(req, ext, next))
+                layers.handle(req, ext, next)
             }
         }
     };

@@ -30,33 +30,44 @@ pub(crate) fn result_authority(result: &reqwest_middleware::Result<Response>) ->
     }
 }
 
-/// What [`classify_now`] made of a result.
-pub(crate) enum Verdict {
-    /// Classified (`None`: an error we do not classify).
-    Done(reqwest_middleware::Result<Response>, Option<Classification>),
-    /// A response of 400 or more: its body must be read ([`classify_response`]).
-    ReadBody(Response),
-}
-
 /// Classifies one attempt's result without reading a body: a response below 400
-/// from its status and headers, a transport failure from its kind; `None` for
-/// errors we do not classify (another middleware's, a builder error, ours).
+/// from its status and headers, a transport failure from its kind, `Some(None)`
+/// for errors we do not classify (another middleware's, a builder error, ours).
+/// `None` for a response of 400 or more, whose body must be read
+/// ([`classify_result`]).
 pub(crate) fn classify_now(
     classifier: &dyn Classify,
     method: &http::Method,
-    result: reqwest_middleware::Result<Response>,
-) -> Verdict {
+    result: &reqwest_middleware::Result<Response>,
+) -> Option<Option<Classification>> {
     match result {
         Ok(resp) if resp.status().as_u16() < 400 => {
-            let seen = classify_success(classifier, method, &resp);
-            Verdict::Done(Ok(resp), Some(seen))
+            Some(Some(classify_success(classifier, method, resp)))
         }
-        Ok(resp) => Verdict::ReadBody(resp),
-        Err(reqwest_middleware::Error::Reqwest(e)) => {
-            let seen = classify_error(classifier, method, &e);
-            Verdict::Done(Err(reqwest_middleware::Error::Reqwest(e)), seen)
-        }
-        Err(other) => Verdict::Done(Err(other), None),
+        Ok(_) => None,
+        Err(reqwest_middleware::Error::Reqwest(e)) => Some(classify_error(classifier, method, e)),
+        Err(_) => Some(None),
+    }
+}
+
+/// Classifies any result, reading up to `body_limit` bytes of the body of a
+/// response of 400 or more; the result comes back whole (see
+/// [`classify_response`]).
+pub(crate) async fn classify_result(
+    classifier: &dyn Classify,
+    method: &http::Method,
+    result: reqwest_middleware::Result<Response>,
+    body_limit: usize,
+) -> (reqwest_middleware::Result<Response>, Option<Classification>) {
+    match classify_now(classifier, method, &result) {
+        Some(seen) => (result, seen),
+        None => match result {
+            Ok(resp) => {
+                let (resp, seen) = classify_response(classifier, method, resp, body_limit).await;
+                (Ok(resp), Some(seen))
+            }
+            Err(e) => (Err(e), None),
+        },
     }
 }
 

@@ -146,7 +146,8 @@ pub(crate) struct Retrying<'a> {
     retry: &'a RetryMiddleware,
     budget: Option<Arc<RetryBudget>>,
     idempotency_key: bool,
-    backoff: Option<ExponentialBackoff>,
+    /// Boxed: most requests never back off, and it would weigh on every future.
+    backoff: Option<Box<ExponentialBackoff>>,
 }
 
 impl Retrying<'_> {
@@ -166,6 +167,10 @@ impl Retrying<'_> {
         if number == 1 && c.is_success() {
             budget.deposit(now);
         }
+        if !c.is_retryable() {
+            // What the policy would answer first, without making a backoff.
+            return None;
+        }
         let attempt = Attempt {
             method,
             idempotency_key: self.idempotency_key,
@@ -175,7 +180,7 @@ impl Retrying<'_> {
         let retry = self.retry;
         let backoff = self
             .backoff
-            .get_or_insert_with(|| retry.backoff.reseeded(retry.seeds.next()));
+            .get_or_insert_with(|| Box::new(retry.backoff.reseeded(retry.seeds.next())));
         let host = result_authority(result).unwrap_or("");
         match retry.policy.decide(c, &attempt, backoff, budget, now) {
             RetryDecision::Retry { after, wait } => {
@@ -213,23 +218,23 @@ impl Default for RetryMiddleware {
 /// Ends a logical request: records the attempts and final class on the span and
 /// leaves [`Attempts`] and [`FinalClassification`] where the caller can read them.
 pub(crate) fn finish(
-    mut result: reqwest_middleware::Result<Response>,
+    result: &mut reqwest_middleware::Result<Response>,
     ext: &mut Extensions,
     attempts: u32,
     class: Option<Classification>,
-) -> reqwest_middleware::Result<Response> {
+) {
     let span = tracing::Span::current();
     span.record("attempts", attempts);
     if let Some(c) = class {
         span.record("class", c.class().as_str());
         telemetry::attempts(
-            result_authority(&result).unwrap_or(""),
+            result_authority(result).unwrap_or(""),
             c.class().as_str(),
             attempts,
         );
     }
     // On the response when there is one, else where the caller can still look.
-    let target = match &mut result {
+    let target = match result {
         Ok(resp) => resp.extensions_mut(),
         Err(_) => ext,
     };
@@ -237,7 +242,6 @@ pub(crate) fn finish(
     if let Some(c) = class {
         target.insert(FinalClassification(c));
     }
-    result
 }
 
 crate::driver::middleware!(RetryMiddleware, retry);

@@ -56,6 +56,6 @@ impl Middleware for Stack {
             gate: self.device_gate.as_deref(),
             pacing: self.pacing.as_deref(),
         };
-        Box::pin(layers.handle(req, ext, next))
+        layers.handle(req, ext, next)
     }
 }
