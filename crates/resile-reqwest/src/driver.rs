@@ -161,7 +161,7 @@ impl<'a> Layers<'a> {
                 {
                     let mut entered = Entered::default();
                     // The attempt's copy lives only until it is handed to `next`.
-                    let sending = {
+                    let sending: Handled<'_> = {
                         // A stream cannot be copied: it is sent once, and its result
                         // returned.
                         let copy = match &kept {
@@ -179,21 +179,19 @@ impl<'a> Layers<'a> {
                         }
                         // Through the layers: synchronously unless one makes it wait.
                         let auth = logical.auth;
-                        let sending: Handled<'_> =
-                            match self.advance(&mut this, auth, &mut entered, logical.now) {
-                                Ok(None) => next.clone().run(this, ext),
-                                Ok(Some(stall)) => Box::pin(self.wait_and_send(
-                                    this,
-                                    auth,
-                                    &mut entered,
-                                    stall,
-                                    logical.deadline,
-                                    next.clone(),
-                                    ext,
-                                )),
-                                Err(refused) => Box::pin(std::future::ready(Err(refused.into()))),
-                            };
-                        sending
+                        match self.advance(&mut this, auth, &mut entered, logical.now) {
+                            Ok(None) => next.clone().run(this, ext),
+                            Ok(Some(stall)) => Box::pin(self.wait_and_send(
+                                this,
+                                auth,
+                                &mut entered,
+                                stall,
+                                logical.deadline,
+                                next.clone(),
+                                ext,
+                            )),
+                            Err(refused) => Box::pin(std::future::ready(Err(refused.into()))),
+                        }
                     };
                     result = sending.await;
                     seen = match self.classifier() {
