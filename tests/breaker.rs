@@ -423,6 +423,39 @@ async fn twenty_percent_flakiness_does_not_open_it() {
     assert!(policy_default >= 2, "{policy_default}");
 }
 
+/// Slow successes count as failures only if the end of each attempt is timed: a
+/// success otherwise ends without a second clock read.
+#[tokio::test(start_paused = true)]
+async fn slow_successes_open_it_when_a_threshold_is_set() {
+    let slow = |threshold: Option<Duration>| async move {
+        let config = BreakerMiddleware::config_builder()
+            .slow_call(threshold)
+            .config()
+            .unwrap();
+        let mw = Arc::new(
+            BreakerMiddleware::builder()
+                .config(config)
+                .seed(5)
+                .build()
+                .unwrap(),
+        );
+        let script = Scripted::always(Reply::ok().after(Duration::from_secs(3)));
+        let c = client(&script, vec![mw.clone()]);
+        for _ in 0..40 {
+            match c.get(URL).send().await {
+                Ok(resp) => assert_eq!(resp.status(), 200),
+                Err(e) => assert!(ours(&e).is_circuit_open(), "{e}"),
+            }
+        }
+        mw.opens()
+    };
+    assert_eq!(slow(None).await, 0, "no threshold: latency is not judged");
+    assert!(
+        slow(Some(Duration::from_secs(1))).await >= 1,
+        "3 s successes over a 1 s threshold"
+    );
+}
+
 #[test]
 fn bad_settings_name_the_field() {
     let err = BreakerMiddleware::builder()

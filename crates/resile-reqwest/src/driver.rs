@@ -6,9 +6,9 @@
 //! (feed the outcome back), both plain synchronous methods. Waiting (a token
 //! refresh, a device hold, a pacing slot, a backoff) is the rare case and runs in
 //! a boxed future of its own. So a request that waits for nothing costs one boxed
-//! future, one classification and two clock reads per attempt, whichever layers
-//! are present: the layers used alone and [`Stack`](crate::Stack) are the same
-//! code.
+//! future (under 1 KiB), one classification per attempt and one clock read per
+//! attempt (two when it fails), whichever layers are present: the layers used
+//! alone and [`Stack`](crate::Stack) are the same code.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -209,7 +209,15 @@ impl<'a> Layers<'a> {
                             }
                         }
                     };
-                    logical.now = clock.now();
+                    // A success decides nothing by the time it ended (the budget
+                    // and the breaker's window count it in the bucket it was sent
+                    // in, pacing uses the send time), so the clock is read again
+                    // only when something does: a slow-call threshold, or any
+                    // other outcome (a hold, a backoff, the next attempt).
+                    let success = seen.is_some_and(|c| c.is_success());
+                    if !success || self.breaker.is_some_and(BreakerMiddleware::times_successes) {
+                        logical.now = clock.now();
+                    }
                     token = entered.token;
                     self.settle(entered, seen.as_ref(), &result, logical.now);
                 }

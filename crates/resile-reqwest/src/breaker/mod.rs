@@ -294,6 +294,12 @@ impl BreakerMiddleware {
     pub(crate) fn classifier(&self) -> (&dyn Classify, usize) {
         (self.classifier.as_ref(), self.body_limit)
     }
+
+    /// Whether a success's latency matters (a slow-call threshold is set), so the
+    /// end of every attempt must be timed.
+    pub(crate) fn times_successes(&self) -> bool {
+        self.config.slow_call().is_some()
+    }
 }
 
 crate::driver::middleware!(BreakerMiddleware, breaker);
