@@ -24,8 +24,9 @@ use tracing::Instrument;
 
 use crate::breaker::Admitted;
 use crate::device_gate::{DeviceState, Entered as DeviceEntry, Gate};
-use crate::pace::{HostPace, Paced, Pass};
-use crate::parts::{authority, classify_now, classify_result};
+use crate::hosts::{Host, Hosts};
+use crate::pace::{Paced, Pass};
+use crate::parts::{authority, classify_now, classify_result, copy_request};
 use crate::retry::{Retrying, finish};
 use crate::{
     AuthMiddleware, BreakerMiddleware, Deadline, DeviceGateMiddleware, Error, PacingMiddleware,
@@ -58,7 +59,7 @@ struct Entered {
 enum Stall {
     Token,
     Device(Arc<DeviceState>, (String, String)),
-    Pace(Arc<HostPace>),
+    Pace,
 }
 
 /// A boxed future of a response: a logical request's (boxed once, whichever
@@ -73,6 +74,8 @@ struct Logical<'a> {
     deadline: Option<Instant>,
     /// The auth layer, when it attaches a token to this request's host.
     auth: Option<&'a AuthMiddleware>,
+    /// The host's budget, breaker and pace, looked up once for every layer.
+    host: Option<Arc<Host>>,
     retrying: Option<Retrying<'a>>,
     method: Method,
 }
@@ -101,7 +104,9 @@ impl<'a> Layers<'a> {
                 return Box::pin(std::future::ready(done));
             }
         };
+        let host = self.hosts().map(|h| h.entry(authority(req.url())));
         let logical = Logical {
+            host,
             now,
             deadline: ext
                 .get::<Deadline>()
@@ -112,6 +117,15 @@ impl<'a> Layers<'a> {
             method: req.method().clone(),
         };
         Box::pin(self.run(logical, Some(req), ext, next).instrument(span))
+    }
+
+    /// The per-host table of the layers that keep state per host (the same table
+    /// for all of them: a layer alone has its own, a service's share one).
+    fn hosts(self) -> Option<&'a Hosts> {
+        let retry = self.retry.and_then(RetryMiddleware::hosts);
+        let breaker = || self.breaker.map(BreakerMiddleware::hosts);
+        let pacing = || self.pacing.map(PacingMiddleware::hosts);
+        retry.or_else(breaker).or_else(pacing)
     }
 
     /// The classifier of the innermost layer present: each attempt is classified
@@ -162,13 +176,18 @@ impl<'a> Layers<'a> {
                     let mut entered = Entered::default();
                     // The attempt's copy lives only until it is handed to `next`.
                     let sending: Handled<'_> = {
-                        // A stream cannot be copied: it is sent once, and its result
-                        // returned.
+                        // The oldest request is sent and a fresh copy kept, so the
+                        // first attempt sends the caller's own. A stream cannot be
+                        // copied: it is sent once, and its result returned.
                         let copy = match &kept {
-                            Some(original) if keep => original.try_clone(),
+                            Some(original) if keep => copy_request(original),
                             _ => None,
                         };
-                        let Some(mut this) = copy.or_else(|| kept.take()) else {
+                        let oldest = match (copy, kept.as_mut()) {
+                            (Some(copy), Some(kept)) => Some(std::mem::replace(kept, copy)),
+                            _ => kept.take(),
+                        };
+                        let Some(mut this) = oldest else {
                             // Only a resend comes back here, and only with a copy kept.
                             return Err(reqwest_middleware::Error::middleware(
                                 std::io::Error::other("resile: no request left to send"),
@@ -178,12 +197,12 @@ impl<'a> Layers<'a> {
                             r.limit_attempt(&mut this, logical.deadline, logical.now);
                         }
                         // Through the layers: synchronously unless one makes it wait.
-                        let auth = logical.auth;
-                        match self.advance(&mut this, auth, &mut entered, logical.now) {
+                        let (auth, host) = (logical.auth, logical.host.as_ref());
+                        match self.advance(&mut this, auth, host, &mut entered, logical.now) {
                             Ok(None) => next.clone().run(this, ext),
                             Ok(Some(stall)) => Box::pin(self.wait_and_send(
                                 this,
-                                auth,
+                                (auth, host),
                                 &mut entered,
                                 stall,
                                 logical.deadline,
@@ -243,6 +262,7 @@ impl<'a> Layers<'a> {
                     return result;
                 };
                 let decided = retrying.decide(
+                    logical.host.as_deref(),
                     &c,
                     &logical.method,
                     number,
@@ -268,6 +288,7 @@ impl<'a> Layers<'a> {
         self,
         req: &mut Request,
         auth: Option<&AuthMiddleware>,
+        entry: Option<&Arc<Host>>,
         entered: &mut Entered,
         now: Instant,
     ) -> Result<Option<Stall>, Error> {
@@ -283,8 +304,8 @@ impl<'a> Layers<'a> {
         let host = authority(req.url());
         if entered.stage == 1 {
             entered.stage = 2;
-            if let Some(b) = self.breaker {
-                entered.admitted = Some(b.admit(host, now)?);
+            if let (Some(b), Some(entry)) = (self.breaker, entry) {
+                entered.admitted = Some(b.admit(host, entry, now)?);
             }
         }
         if entered.stage == 2 {
@@ -298,10 +319,10 @@ impl<'a> Layers<'a> {
         }
         if entered.stage == 3 {
             entered.stage = 4;
-            if let Some(pacing) = self.pacing {
-                match pacing.try_pass(host, now) {
+            if let (Some(pacing), Some(entry)) = (self.pacing, entry) {
+                match pacing.try_pass(host, entry, now) {
                     Pass::Paced(paced) => entered.paced = Some(paced),
-                    Pass::Wait(pace) => return Ok(Some(Stall::Pace(pace))),
+                    Pass::Wait => return Ok(Some(Stall::Pace)),
                 }
             }
         }
@@ -313,14 +334,17 @@ impl<'a> Layers<'a> {
     async fn wait_and_send(
         self,
         req: Request,
-        auth: Option<&AuthMiddleware>,
+        (auth, entry): (Option<&AuthMiddleware>, Option<&Arc<Host>>),
         entered: &mut Entered,
         stall: Stall,
         deadline: Option<Instant>,
         next: Next<'_>,
         ext: &mut Extensions,
     ) -> reqwest_middleware::Result<Response> {
-        match self.wait(req, auth, entered, stall, deadline).await {
+        match self
+            .wait(req, (auth, entry), entered, stall, deadline)
+            .await
+        {
             Ok(req) => next.run(req, ext).await,
             Err(refused) => Err(refused.into()),
         }
@@ -331,7 +355,7 @@ impl<'a> Layers<'a> {
     async fn wait(
         self,
         mut req: Request,
-        auth: Option<&AuthMiddleware>,
+        (auth, entry): (Option<&AuthMiddleware>, Option<&Arc<Host>>),
         entered: &mut Entered,
         mut stall: Stall,
         deadline: Option<Instant>,
@@ -348,14 +372,14 @@ impl<'a> Layers<'a> {
                         entered.device = Some(gate.enter_waiting(state, key, deadline).await?);
                     }
                 }
-                Stall::Pace(pace) => {
-                    if let Some(pacing) = self.pacing {
+                Stall::Pace => {
+                    if let (Some(pacing), Some(entry)) = (self.pacing, entry) {
                         let host = authority(req.url());
-                        entered.paced = Some(pacing.pass_waiting(host, pace, deadline).await?);
+                        entered.paced = Some(pacing.pass_waiting(host, entry, deadline).await?);
                     }
                 }
             }
-            match self.advance(&mut req, auth, entered, TokioClock.now())? {
+            match self.advance(&mut req, auth, entry, entered, TokioClock.now())? {
                 None => return Ok(req),
                 Some(next) => stall = next,
             }

@@ -80,6 +80,7 @@ mod device_gate;
 mod driver;
 mod error;
 mod ext;
+mod hosts;
 mod pace;
 mod parts;
 mod retry;

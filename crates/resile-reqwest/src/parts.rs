@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt;
-use reqwest::{Response, ResponseBuilderExt, Url};
+use reqwest::{Request, Response, ResponseBuilderExt, Url};
 use resile_policy::classify::{Input, Transport};
 use resile_policy::{Classification, Classify, Clock};
 use url::Position;
@@ -28,6 +28,29 @@ pub(crate) fn result_authority(result: &reqwest_middleware::Result<Response>) ->
         Err(reqwest_middleware::Error::Reqwest(e)) => e.url().map(authority),
         Err(_) => None,
     }
+}
+
+/// A copy of `req` to keep for a resend, or `None` for a body that cannot be
+/// copied (a stream).
+///
+/// `Request::try_clone` builds, then throws away, an extensions map (three
+/// allocations and their frees) even for a request that has none. A request
+/// without a body, the common `GET`, is copied field by field instead: method,
+/// URL, headers, version and timeout, which is all of a request that reqwest
+/// 0.13 reads or lets anyone else read (its extensions are private and hold
+/// only the timeout). A request with a body goes through `try_clone`, which
+/// shares the body's bytes.
+pub(crate) fn copy_request(req: &Request) -> Option<Request> {
+    if req.body().is_some() {
+        return req.try_clone();
+    }
+    let mut copy = Request::new(req.method().clone(), req.url().clone());
+    *copy.headers_mut() = req.headers().clone();
+    *copy.version_mut() = req.version();
+    if let Some(timeout) = req.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
 }
 
 /// Classifies one attempt's result without reading a body: a response below 400
@@ -232,5 +255,58 @@ impl HttpBody for Replay {
             }
             _ => SizeHint::with_exact(prefix),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::{HeaderValue, Method, Version};
+
+    use super::*;
+
+    fn request(method: Method) -> Request {
+        let url = "https://api.example.com:8443/v3/devices?limit=2#x"
+            .parse()
+            .unwrap();
+        let mut req = Request::new(method, url);
+        let headers = req.headers_mut();
+        headers.append("accept", HeaderValue::from_static("application/json"));
+        headers.append("x-tag", HeaderValue::from_static("a"));
+        headers.append("x-tag", HeaderValue::from_static("b"));
+        *req.version_mut() = Version::HTTP_2;
+        req
+    }
+
+    /// Everything of a request that reqwest or a caller can read.
+    fn seen(req: &Request) -> String {
+        let body = req.body().map(|b| b.as_bytes().map(<[u8]>::to_vec));
+        format!(
+            "{} {} {:?} {:?} {:?} {body:?}",
+            req.method(),
+            req.url(),
+            req.headers(),
+            req.version(),
+            req.timeout(),
+        )
+    }
+
+    #[test]
+    fn a_copy_is_what_try_clone_makes() {
+        let mut timed = request(Method::DELETE);
+        *timed.timeout_mut() = Some(Duration::from_millis(1500));
+        let mut with_body = request(Method::POST);
+        *with_body.body_mut() = Some(reqwest::Body::from("{\"a\":1}"));
+        for req in [request(Method::GET), timed, with_body] {
+            let copy = copy_request(&req).expect("copyable");
+            let cloned = req.try_clone().expect("cloneable");
+            assert_eq!(seen(&copy), seen(&cloned));
+            assert_eq!(seen(&copy), seen(&req));
+        }
+        let mut stream = request(Method::PUT);
+        let full = http_body_util::Full::new(Bytes::from_static(b"stream"));
+        *stream.body_mut() = Some(reqwest::Body::wrap(full));
+        assert!(copy_request(&stream).is_none());
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::ext::{Attempts, FinalClassification};
-use crate::parts::{authority, result_authority};
+use crate::hosts::{Host, Hosts};
+use crate::parts::result_authority;
 use crate::telemetry;
 use http::header::HeaderName;
 use http::{Extensions, Method};
@@ -14,8 +15,8 @@ use reqwest::{Request, Response};
 use resile_policy::classify::BODY_PREFIX_LIMIT;
 use resile_policy::retry::{Attempt, RetryDecision, Stop};
 use resile_policy::{
-    Classification, Classify, ConfigError, DefaultClassifier, ExponentialBackoff, Registry,
-    RetryBudget, RetryBudgetBuilder, RetryPolicy,
+    Classification, Classify, ConfigError, DefaultClassifier, ExponentialBackoff, RetryBudget,
+    RetryBudgetBuilder, RetryPolicy,
 };
 
 /// Retries what the classification calls *retryable*, and nothing else.
@@ -55,7 +56,7 @@ pub struct RetryMiddleware {
     policy: RetryPolicy,
     backoff: ExponentialBackoff,
     budget: Option<RetryBudgetBuilder>,
-    budgets: Registry<String, RetryBudget>,
+    hosts: Hosts,
     deadline: Option<Duration>,
     attempt_timeout: Option<Duration>,
     classifier: Arc<dyn Classify>,
@@ -76,11 +77,28 @@ impl RetryMiddleware {
             .expect("the defaults are valid")
     }
 
-    fn budget_for(&self, host: &str) -> Option<Arc<RetryBudget>> {
+    /// The per-host table the budgets live in (`None` without a budget: nothing
+    /// to look up).
+    pub(crate) fn hosts(&self) -> Option<&Hosts> {
+        self.budget.is_some().then_some(&self.hosts)
+    }
+
+    /// The per-host table, budget or not.
+    pub(crate) fn table(&self) -> &Hosts {
+        &self.hosts
+    }
+
+    /// Keeps the budgets in `hosts`, shared with the service's other layers.
+    pub(crate) fn share(&mut self, hosts: &Hosts) {
+        self.hosts = hosts.clone();
+    }
+
+    /// `host`'s budget, made on first use (`None` without a budget).
+    fn budget_in<'h>(&self, host: &'h Host) -> Option<&'h RetryBudget> {
         let template = self.budget?;
         Some(
-            self.budgets
-                .get_or_insert_by(host, || template.build().unwrap_or_default()),
+            host.budget
+                .get_or_init(|| template.build().unwrap_or_default()),
         )
     }
 
@@ -106,7 +124,6 @@ impl RetryMiddleware {
         let method = req.method();
         Retrying {
             retry: self,
-            budget: self.budget_for(authority(req.url())),
             idempotency_key: !method.is_idempotent()
                 && req.headers().contains_key(&IDEMPOTENCY_KEY),
             backoff: None,
@@ -140,11 +157,10 @@ impl RetryMiddleware {
 /// `Idempotency-Key`, which makes a POST or PATCH safe to resend.
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
-/// One logical request's retry state: its host's budget, whether it may be
-/// resent, and its backoff sequence (made at the first retry).
+/// One logical request's retry state: whether it may be resent, and its backoff
+/// sequence (made at the first retry).
 pub(crate) struct Retrying<'a> {
     retry: &'a RetryMiddleware,
-    budget: Option<Arc<RetryBudget>>,
     idempotency_key: bool,
     /// Boxed: most requests never back off, and it would weigh on every future.
     backoff: Option<Box<ExponentialBackoff>>,
@@ -152,9 +168,12 @@ pub(crate) struct Retrying<'a> {
 
 impl Retrying<'_> {
     /// After attempt `number` was classified `c` at `now`: how long to wait before
-    /// the next one, or `None` to stop and return `result`.
+    /// the next one, or `None` to stop and return `result`. `host` holds the
+    /// host's budget (`None`: no budget).
+    #[allow(clippy::too_many_arguments)] // one attempt's outcome and its context
     pub(crate) fn decide(
         &mut self,
+        host: Option<&Host>,
         c: &Classification,
         method: &Method,
         number: u32,
@@ -163,7 +182,9 @@ impl Retrying<'_> {
         result: &reqwest_middleware::Result<Response>,
     ) -> Option<Duration> {
         let unlimited = RetryBudget::unlimited();
-        let budget = self.budget.as_deref().unwrap_or(&unlimited);
+        let budget = host
+            .and_then(|h| self.retry.budget_in(h))
+            .unwrap_or(&unlimited);
         if number == 1 && c.is_success() {
             budget.deposit(now);
         }
@@ -393,7 +414,7 @@ impl RetryBuilder {
             policy,
             backoff: self.backoff,
             budget: self.budget,
-            budgets: Registry::new(self.max_hosts),
+            hosts: Hosts::new(self.max_hosts),
             deadline: self.deadline,
             attempt_timeout: self.attempt_timeout,
             classifier: self.classifier,

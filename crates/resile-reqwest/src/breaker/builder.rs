@@ -6,7 +6,9 @@ use std::sync::atomic::AtomicU64;
 
 use resile_policy::breaker::Transition;
 use resile_policy::classify::BODY_PREFIX_LIMIT;
-use resile_policy::{BreakerConfig, Classify, ConfigError, DefaultClassifier, Registry};
+use resile_policy::{BreakerConfig, Classify, ConfigError, DefaultClassifier};
+
+use crate::hosts::Hosts;
 
 use super::{BreakerMiddleware, Hook};
 use crate::seed::Seeds;
@@ -101,7 +103,7 @@ impl BreakerMiddlewareBuilder {
             ));
         }
         Ok(BreakerMiddleware {
-            breakers: Registry::idle_first(self.max_hosts),
+            hosts: Hosts::new(self.max_hosts),
             base_seed: Seeds::new(self.seed).next() ^ self.config.seed(),
             config: self.config,
             classifier: self.classifier,

@@ -10,11 +10,11 @@ use reqwest::Response;
 use resile_policy::breaker::{Feedback, Permit, State, Transition};
 use resile_policy::{
     BreakerConfig, CircuitBreaker, Classification, Classify, Clock, DefaultRng, HostSignal,
-    Registry,
 };
 
 pub use builder::BreakerMiddlewareBuilder;
 
+use crate::hosts::{Host, Hosts};
 use crate::parts::result_authority;
 use crate::{Error, TokioClock, telemetry};
 
@@ -91,7 +91,7 @@ pub(crate) type Hook = Arc<dyn Fn(&str, &Transition) + Send + Sync>;
 /// # Ok::<(), resile_policy::ConfigError>(())
 /// ```
 pub struct BreakerMiddleware {
-    breakers: Registry<String, CircuitBreaker>,
+    hosts: Hosts,
     config: BreakerConfig,
     classifier: Arc<dyn Classify>,
     body_limit: usize,
@@ -131,7 +131,7 @@ impl BreakerMiddleware {
     /// the host is not tracked (never seen, or evicted while idle).
     pub fn state(&self, host: &str) -> Option<State> {
         let now = TokioClock.now();
-        self.breakers.get(host).map(|b| b.state(now))
+        Some(self.hosts.get(host)?.breaker.get()?.state(now))
     }
 
     /// Transitions to Open so far, over every host (trips, failed probes and
@@ -140,16 +140,19 @@ impl BreakerMiddleware {
         self.opens.load(Ordering::Relaxed)
     }
 
-    /// Hosts with a breaker now (at most `max_hosts`).
+    /// Hosts tracked now (at most `max_hosts`; in a [`Service`](crate::Service),
+    /// the hosts its layers track together).
     pub fn tracked_hosts(&self) -> usize {
-        self.breakers.len()
+        self.hosts.len()
     }
 
     /// Forces `host`'s breaker open until [`reset`](Self::reset), tracking the host
     /// if needed. Returns the transition (also reported as usual), or `None` if it
     /// was already isolated.
     pub fn isolate(&self, host: &str) -> Option<Transition> {
-        let t = self.breaker_for(host).isolate(TokioClock.now());
+        let t = self
+            .breaker_in(host, &self.hosts.entry(host))
+            .isolate(TokioClock.now());
         if let Some(t) = &t {
             self.report(host, t);
         }
@@ -159,15 +162,26 @@ impl BreakerMiddleware {
     /// Forces `host`'s breaker closed with fresh counts. Returns the transition
     /// (also reported as usual), or `None` if it was closed or not tracked.
     pub fn reset(&self, host: &str) -> Option<Transition> {
-        let t = self.breakers.get(host)?.reset(TokioClock.now());
+        let t = self.hosts.get(host)?.breaker.get()?.reset(TokioClock.now());
         if let Some(t) = &t {
             self.report(host, t);
         }
         t
     }
 
-    fn breaker_for(&self, host: &str) -> Arc<CircuitBreaker> {
-        self.breakers.get_or_insert_by(host, || {
+    /// The per-host table the breakers live in.
+    pub(crate) fn hosts(&self) -> &Hosts {
+        &self.hosts
+    }
+
+    /// Keeps the breakers in `hosts`, shared with the service's other layers.
+    pub(crate) fn share(&mut self, hosts: &Hosts) {
+        self.hosts = hosts.clone();
+    }
+
+    /// The breaker of `host`, whose state is `entry`, made on first use.
+    fn breaker_in<'h>(&self, host: &str, entry: &'h Host) -> &'h CircuitBreaker {
+        entry.breaker.get_or_init(|| {
             let seed = host_seed(self.base_seed, host);
             CircuitBreaker::with_rng(self.config, DefaultRng::new(seed))
         })
@@ -192,7 +206,7 @@ impl BreakerMiddleware {
 impl std::fmt::Debug for BreakerMiddleware {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BreakerMiddleware")
-            .field("breakers", &self.breakers)
+            .field("hosts", &self.hosts)
             .field("config", &self.config)
             .field("classifier", &self.classifier)
             .field("body_limit", &self.body_limit)
@@ -225,32 +239,35 @@ fn host_seed(base: u64, host: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// An admitted attempt: its host's breaker, its permit and when it was sent.
-/// Dropped without [`BreakerMiddleware::settle`] (the request was cancelled, or a
-/// layer further in refused it), it is recorded as [`Feedback::Ignore`] so a
-/// half-open probe slot frees at once.
+/// An admitted attempt: its host (whose breaker admitted it), its permit and when
+/// it was sent. Dropped without [`BreakerMiddleware::settle`] (the request was
+/// cancelled, or a layer further in refused it), it is recorded as
+/// [`Feedback::Ignore`] so a half-open probe slot frees at once.
 pub(crate) struct Admitted {
-    breaker: Arc<CircuitBreaker>,
+    host: Arc<Host>,
     permit: Option<Permit>,
     start: Instant,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
+        if let (Some(permit), Some(breaker)) = (self.permit.take(), self.host.breaker.get()) {
             // `Ignore` never changes state, so there is no transition to report.
-            let _ = self
-                .breaker
-                .record(permit, Feedback::Ignore, Duration::ZERO, TokioClock.now());
+            let _ = breaker.record(permit, Feedback::Ignore, Duration::ZERO, TokioClock.now());
         }
     }
 }
 
 impl BreakerMiddleware {
-    /// Asks `host`'s breaker for an attempt at `now`: admitted, or the open-circuit
-    /// error to fail with at once.
-    pub(crate) fn admit(&self, host: &str, now: Instant) -> Result<Admitted, Error> {
-        let breaker = self.breaker_for(host);
+    /// Asks `host`'s breaker (in `entry`, from [`hosts`](Self::hosts)) for an
+    /// attempt at `now`: admitted, or the open-circuit error to fail with at once.
+    pub(crate) fn admit(
+        &self,
+        host: &str,
+        entry: &Arc<Host>,
+        now: Instant,
+    ) -> Result<Admitted, Error> {
+        let breaker = self.breaker_in(host, entry);
         let permit = match breaker.try_acquire(now) {
             Ok(permit) => permit,
             Err(open) => {
@@ -264,7 +281,7 @@ impl BreakerMiddleware {
             self.report(host, &t);
         }
         Ok(Admitted {
-            breaker,
+            host: Arc::clone(entry),
             permit: Some(permit),
             start: now,
         })
@@ -283,8 +300,11 @@ impl BreakerMiddleware {
         let Some(permit) = admitted.permit.take() else {
             return;
         };
+        let Some(breaker) = admitted.host.breaker.get() else {
+            return;
+        };
         let latency = now.saturating_duration_since(admitted.start);
-        if let Some(t) = admitted.breaker.record(permit, feedback, latency, now) {
+        if let Some(t) = breaker.record(permit, feedback, latency, now) {
             // The request went down the chain: the answer names the host.
             self.report(result_authority(result).unwrap_or("an unknown host"), &t);
         }

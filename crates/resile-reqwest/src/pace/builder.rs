@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use governor::Quota;
 use resile_policy::classify::BODY_PREFIX_LIMIT;
-use resile_policy::{Classify, ConfigError, DefaultClassifier, Registry};
+use resile_policy::{Classify, ConfigError, DefaultClassifier};
 
+use super::PacingMiddleware;
 use super::host::AdaptiveConfig;
 use super::quota::HostQuota;
-use super::{PacingMiddleware, idle};
+use crate::hosts::Hosts;
 
 /// Configures a [`PacingMiddleware`]; starts from the documented defaults.
 ///
@@ -168,7 +169,7 @@ impl PacingBuilder {
         }
         Ok(PacingMiddleware {
             quota: quota.map(HostQuota::new),
-            hosts: Registry::with_idle(self.max_hosts, idle),
+            hosts: Hosts::new(self.max_hosts),
             max_hold: self.max_hold,
             max_hold_wait: self.max_hold_wait,
             adaptive: self.adaptive,

@@ -209,7 +209,7 @@ impl HostPace {
 
     /// Whether forgetting this host changes nothing: no hold running at `now` and
     /// the pace not lowered. A host whose lock is taken counts as busy.
-    pub(super) fn is_idle(&self, now: Instant) -> bool {
+    pub(crate) fn is_idle(&self, now: Instant) -> bool {
         self.state
             .try_lock()
             .is_ok_and(|s| s.hold_until.is_none_or(|t| t <= now) && s.adaptive.is_none())

@@ -39,10 +39,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::Response;
-use resile_policy::{Classification, Classify, Clock, HostSignal, Reason, Registry, Scope};
+use resile_policy::{Classification, Classify, Clock, HostSignal, Reason, Scope};
 
 pub use builder::PacingBuilder;
 
+use crate::hosts::{Host, Hosts};
 use crate::parts::result_authority;
 use crate::{Error, TokioClock, telemetry};
 use host::AdaptiveConfig;
@@ -93,7 +94,7 @@ use quota::HostQuota;
 #[derive(Debug)]
 pub struct PacingMiddleware {
     quota: Option<HostQuota>,
-    hosts: Registry<String, HostPace>,
+    hosts: Hosts,
     max_hold: Duration,
     max_hold_wait: Duration,
     adaptive: Option<AdaptiveConfig>,
@@ -135,13 +136,13 @@ impl PacingMiddleware {
     /// How long the hold on `host` (`host[:port]`) still runs, if any.
     pub fn hold_remaining(&self, host: &str) -> Option<Duration> {
         let now = TokioClock.now();
-        let until = self.hosts.get(host)?.held_until(now)?;
+        let until = self.hosts.get(host)?.pace.get()?.held_until(now)?;
         Some(until - now)
     }
 
     /// The interval between requests to `host` while its pace is lowered.
     pub fn pace_interval(&self, host: &str) -> Option<Duration> {
-        self.hosts.get(host)?.interval()
+        self.hosts.get(host)?.pace.get()?.interval()
     }
 
     async fn sleep_counted(&self, wait: Duration) {
@@ -246,14 +247,15 @@ impl Default for PacingMiddleware {
     }
 }
 
-/// The registry's idle test: no running hold, no lowered pace.
-fn idle(pace: &HostPace) -> bool {
-    pace.is_idle(TokioClock.now())
+/// The pace of a host, made on first use.
+fn pace_of(host: &Host) -> &HostPace {
+    host.pace.get_or_init(HostPace::default)
 }
 
-/// A request let through the pacing layer: its host's pace and when it left.
+/// A request let through the pacing layer: its host (whose pace let it through)
+/// and when it left.
 pub(crate) struct Paced {
-    pace: Arc<HostPace>,
+    host: Arc<Host>,
     sent: Instant,
 }
 
@@ -263,33 +265,49 @@ pub(crate) enum Pass {
     Paced(Paced),
     /// A hold, a lowered pace or an empty quota: [`PacingMiddleware::pass_waiting`]
     /// takes it on.
-    Wait(Arc<HostPace>),
+    Wait,
 }
 
 impl PacingMiddleware {
-    /// Lets a request to `host` leave at `now` when nothing makes it wait.
-    pub(crate) fn try_pass(&self, host: &str, now: Instant) -> Pass {
-        let pace = self.hosts.get_or_insert_by(host, HostPace::default);
-        if !pace.is_clear(now) {
-            return Pass::Wait(pace);
+    /// The per-host table the paces live in.
+    pub(crate) fn hosts(&self) -> &Hosts {
+        &self.hosts
+    }
+
+    /// Keeps the paces in `hosts`, shared with the service's other layers.
+    pub(crate) fn share(&mut self, hosts: &Hosts) {
+        self.hosts = hosts.clone();
+    }
+
+    /// Lets a request to `host` (whose state is `entry`, from
+    /// [`hosts`](Self::hosts)) leave at `now` when nothing makes it wait.
+    pub(crate) fn try_pass(&self, host: &str, entry: &Arc<Host>, now: Instant) -> Pass {
+        if !pace_of(entry).is_clear(now) {
+            return Pass::Wait;
         }
         if let Some(quota) = &self.quota
             && quota.check(host).is_err()
         {
-            return Pass::Wait(pace);
+            return Pass::Wait;
         }
-        Pass::Paced(Paced { pace, sent: now })
+        Pass::Paced(Paced {
+            host: Arc::clone(entry),
+            sent: now,
+        })
     }
 
     /// Waits for the host's hold, quota and pace (see [`wait_turn`](Self::wait_turn)).
     pub(crate) async fn pass_waiting(
         &self,
         host: &str,
-        pace: Arc<HostPace>,
+        entry: &Arc<Host>,
         deadline: Option<Instant>,
     ) -> Result<Paced, Error> {
-        let sent = self.wait_turn(host, &pace, deadline).await?;
-        Ok(Paced { pace, sent })
+        let sent = self.wait_turn(host, pace_of(entry), deadline).await?;
+        Ok(Paced {
+            host: Arc::clone(entry),
+            sent,
+        })
     }
 
     /// Learns from the outcome `seen` of a paced request (`None`: unclassified).
@@ -303,7 +321,7 @@ impl PacingMiddleware {
         if let Some(c) = seen {
             // The request went down the chain: the answer names the host.
             let host = result_authority(result).unwrap_or("the host");
-            self.observe(host, &paced.pace, *c, paced.sent, now);
+            self.observe(host, pace_of(&paced.host), *c, paced.sent, now);
         }
         drop(paced);
     }
@@ -329,28 +347,27 @@ mod tests {
         let pacing = PacingMiddleware::new();
         let host = "api.example.com".to_string();
         let sent = TokioClock.now();
-        let pace = pacing
-            .hosts
-            .get_or_insert_by(host.as_str(), HostPace::default);
+        let entry = pacing.hosts.entry(&host);
+        let pace = pace_of(&entry);
         let seen = |scope, reason| Classification::new(Class::Retryable, scope, Some(reason));
         // Even a custom classifier's device-scoped "throttled" never holds the host.
         pacing.observe(
             &host,
-            &pace,
+            pace,
             seen(Scope::Device, Reason::Throttled).with_retry_after(HINT),
             sent,
             sent,
         );
         pacing.observe(
             &host,
-            &pace,
+            pace,
             seen(Scope::Host, Reason::ServerError).with_retry_after(HINT),
             sent,
             sent,
         );
         pacing.observe(
             &host,
-            &pace,
+            pace,
             seen(Scope::Host, Reason::Gateway).with_retry_after(HINT),
             sent,
             sent,
@@ -359,7 +376,7 @@ mod tests {
         assert_eq!(pacing.hold_remaining(&host), None);
         pacing.observe(
             &host,
-            &pace,
+            pace,
             seen(Scope::Host, Reason::Unavailable).with_retry_after(HINT),
             sent,
             sent,

@@ -8,9 +8,10 @@ use resile_policy::classify::Routes;
 use resile_policy::{BreakerConfig, Classify, ConfigError, DefaultClassifier, TokenPolicy};
 
 use super::{Resilience, Service};
+use crate::hosts::Hosts;
 use crate::{
     AuthBuilder, AuthMiddleware, BreakerMiddleware, BreakerMiddlewareBuilder, DeviceGateBuilder,
-    PacingBuilder, RefreshEvent, RetryBuilder, TokenSource,
+    PacingBuilder, PacingMiddleware, RefreshEvent, RetryBuilder, RetryMiddleware, TokenSource,
 };
 
 /// Collects services; [`build`](Self::build) checks every setting.
@@ -230,8 +231,8 @@ impl ServiceBuilder {
             body_limit: self.body_limit,
             seed: self.seed,
         };
-        let retry = match self.retry {
-            Some(b) => Some(Arc::new(shared.apply(b).build()?)),
+        let mut retry = match self.retry {
+            Some(b) => Some(shared.apply(b).build()?),
             None => None,
         };
         let auth = match self.source {
@@ -255,10 +256,10 @@ impl ServiceBuilder {
             }
             None => None,
         };
-        let breaker = match self.breaker {
+        let mut breaker = match self.breaker {
             Some(config) => {
                 let b = BreakerMiddleware::builder().config(config);
-                Some(Arc::new(shared.apply(b).build()?))
+                Some(shared.apply(b).build()?)
             }
             None => None,
         };
@@ -271,18 +272,30 @@ impl ServiceBuilder {
             }
             None => None,
         };
-        let pacing = match self.pacing {
-            Some(b) => Some(Arc::new(shared.apply(b).build()?)),
+        let mut pacing = match self.pacing {
+            Some(b) => Some(shared.apply(b).build()?),
             None => None,
         };
+        // One table of hosts for the layers that keep state per host, so a request
+        // looks its host up once for all of them.
+        let tables = [
+            retry.as_ref().map(RetryMiddleware::table),
+            breaker.as_ref().map(BreakerMiddleware::hosts),
+            pacing.as_ref().map(PacingMiddleware::hosts),
+        ];
+        if let Some(one) = Hosts::share(tables.into_iter().flatten()) {
+            retry.iter_mut().for_each(|r| r.share(&one));
+            breaker.iter_mut().for_each(|b| b.share(&one));
+            pacing.iter_mut().for_each(|p| p.share(&one));
+        }
         Ok(Service {
             name: name.to_owned(),
             hosts: self.hosts,
-            retry,
+            retry: retry.map(Arc::new),
             auth,
-            breaker,
+            breaker: breaker.map(Arc::new),
             device_gate,
-            pacing,
+            pacing: pacing.map(Arc::new),
         })
     }
 }
@@ -347,5 +360,42 @@ impl LayerBuilder for PacingBuilder {
     /// Pacing draws no random numbers.
     fn set_seed(self, _seed: u64) -> Self {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroUsize;
+
+    use super::*;
+
+    #[test]
+    fn a_services_layers_share_one_table_of_hosts_as_large_as_the_largest() {
+        let n = |n| NonZeroUsize::new(n).unwrap();
+        let resilience = Resilience::builder()
+            .service("dm", |s| {
+                s.retry(RetryMiddleware::builder().max_hosts(n(10)))
+                    .pacing(PacingMiddleware::builder().max_hosts(n(3000)))
+            })
+            .service("alone", |s| s.no_breaker().no_pacing())
+            .build()
+            .unwrap();
+        let dm = resilience.service("dm").unwrap();
+        let (retry, breaker, pacing) = (
+            dm.retry().unwrap().table(),
+            dm.breaker().unwrap().hosts(),
+            dm.pacing().unwrap().hosts(),
+        );
+        assert!(retry.is(breaker) && retry.is(pacing));
+        assert_eq!(retry.capacity(), n(3000));
+        // Another service's layers keep their own.
+        let alone = resilience
+            .service("alone")
+            .unwrap()
+            .retry()
+            .unwrap()
+            .table();
+        assert!(!alone.is(retry));
+        assert_eq!(alone.capacity(), n(1024));
     }
 }
