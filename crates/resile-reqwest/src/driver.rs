@@ -95,7 +95,8 @@ impl<'a> Layers<'a> {
             .retry
             .map_or_else(tracing::Span::none, |r| r.span(&req));
         let now = TokioClock.now();
-        let auth = match self.auth.map(|a| a.applies(req.url())) {
+        let name = authority(req.url());
+        let auth = match self.auth.map(|a| a.applies(req.url(), name)) {
             Some(Ok(true)) => self.auth,
             None | Some(Ok(false)) => None,
             Some(Err(refused)) => {
@@ -104,7 +105,7 @@ impl<'a> Layers<'a> {
                 return Box::pin(std::future::ready(done));
             }
         };
-        let host = self.hosts().map(|h| h.entry(authority(req.url())));
+        let host = self.hosts().map(|h| h.entry(name));
         let logical = Logical {
             host,
             now,
@@ -301,11 +302,10 @@ impl<'a> Layers<'a> {
                 }
             }
         }
-        let host = authority(req.url());
         if entered.stage == 1 {
             entered.stage = 2;
             if let (Some(b), Some(entry)) = (self.breaker, entry) {
-                entered.admitted = Some(b.admit(host, entry, now)?);
+                entered.admitted = Some(b.admit(req.url(), entry, now)?);
             }
         }
         if entered.stage == 2 {
@@ -320,7 +320,7 @@ impl<'a> Layers<'a> {
         if entered.stage == 3 {
             entered.stage = 4;
             if let (Some(pacing), Some(entry)) = (self.pacing, entry) {
-                match pacing.try_pass(host, entry, now) {
+                match pacing.try_pass(req.url(), entry, now) {
                     Pass::Paced(paced) => entered.paced = Some(paced),
                     Pass::Wait => return Ok(Some(Stall::Pace)),
                 }

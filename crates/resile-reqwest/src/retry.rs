@@ -248,11 +248,10 @@ pub(crate) fn finish(
     span.record("attempts", attempts);
     if let Some(c) = class {
         span.record("class", c.class().as_str());
-        telemetry::attempts(
-            result_authority(result).unwrap_or(""),
-            c.class().as_str(),
-            attempts,
-        );
+        if telemetry::ENABLED {
+            let host = result_authority(result).unwrap_or("");
+            telemetry::attempts(host, c.class().as_str(), attempts);
+        }
     }
     // On the response when there is one, else where the caller can still look.
     let target = match result {

@@ -42,3 +42,7 @@ mod imp {
 
 #[allow(unused_imports)] // some are used only by layers behind features
 pub(crate) use imp::*;
+
+/// Whether metrics are recorded: what only feeds them (a host's name, say) is
+/// worked out only then.
+pub(crate) const ENABLED: bool = cfg!(feature = "metrics");

@@ -171,10 +171,10 @@ impl AuthMiddleware {
         (self.classifier.as_ref(), self.body_limit)
     }
 
-    /// Whether a request for `url` gets the token: `Ok(false)` for hosts not
-    /// configured, an error for a configured host over plain `http`.
-    pub(crate) fn applies(&self, url: &Url) -> Result<bool, Error> {
-        let host = authority(url);
+    /// Whether a request for `url` (whose `host[:port]` is `host`) gets the token:
+    /// `Ok(false)` for hosts not configured, an error for a configured host over
+    /// plain `http`.
+    pub(crate) fn applies(&self, url: &Url, host: &str) -> Result<bool, Error> {
         match self.hosts.may_attach(url.scheme(), host) {
             Attach::NotConfigured => Ok(false),
             Attach::Token => Ok(true),

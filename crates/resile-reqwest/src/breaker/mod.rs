@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::Response;
+use reqwest::{Response, Url};
 use resile_policy::breaker::{Feedback, Permit, State, Transition};
 use resile_policy::{
     BreakerConfig, CircuitBreaker, Classification, Classify, Clock, DefaultRng, HostSignal,
@@ -15,7 +15,7 @@ use resile_policy::{
 pub use builder::BreakerMiddlewareBuilder;
 
 use crate::hosts::{Host, Hosts};
-use crate::parts::result_authority;
+use crate::parts::{authority, result_authority};
 use crate::{Error, TokioClock, telemetry};
 
 /// Called with the host and every breaker transition.
@@ -151,7 +151,7 @@ impl BreakerMiddleware {
     /// was already isolated.
     pub fn isolate(&self, host: &str) -> Option<Transition> {
         let t = self
-            .breaker_in(host, &self.hosts.entry(host))
+            .breaker_in(|| host, &self.hosts.entry(host))
             .isolate(TokioClock.now());
         if let Some(t) = &t {
             self.report(host, t);
@@ -180,9 +180,13 @@ impl BreakerMiddleware {
     }
 
     /// The breaker of `host`, whose state is `entry`, made on first use.
-    fn breaker_in<'h>(&self, host: &str, entry: &'h Host) -> &'h CircuitBreaker {
+    fn breaker_in<'h, 'n>(
+        &self,
+        host: impl FnOnce() -> &'n str,
+        entry: &'h Host,
+    ) -> &'h CircuitBreaker {
         entry.breaker.get_or_init(|| {
-            let seed = host_seed(self.base_seed, host);
+            let seed = host_seed(self.base_seed, host());
             CircuitBreaker::with_rng(self.config, DefaultRng::new(seed))
         })
     }
@@ -259,18 +263,20 @@ impl Drop for Admitted {
 }
 
 impl BreakerMiddleware {
-    /// Asks `host`'s breaker (in `entry`, from [`hosts`](Self::hosts)) for an
-    /// attempt at `now`: admitted, or the open-circuit error to fail with at once.
+    /// Asks the breaker of `url`'s host (in `entry`, from [`hosts`](Self::hosts))
+    /// for an attempt at `now`: admitted, or the open-circuit error to fail with at
+    /// once.
     pub(crate) fn admit(
         &self,
-        host: &str,
+        url: &Url,
         entry: &Arc<Host>,
         now: Instant,
     ) -> Result<Admitted, Error> {
-        let breaker = self.breaker_in(host, entry);
+        let breaker = self.breaker_in(|| authority(url), entry);
         let permit = match breaker.try_acquire(now) {
             Ok(permit) => permit,
             Err(open) => {
+                let host = authority(url);
                 let retry_after = open.retry_after(now);
                 tracing::debug!(target: "resile::breaker", host, retry_after_ms = retry_after.as_millis() as u64, isolated = open.is_isolated(), "circuit open: failing fast");
                 telemetry::rejected(host, "circuit_open");
@@ -278,7 +284,7 @@ impl BreakerMiddleware {
             }
         };
         if let Some(t) = permit.transition() {
-            self.report(host, &t);
+            self.report(authority(url), &t);
         }
         Ok(Admitted {
             host: Arc::clone(entry),
@@ -303,7 +309,12 @@ impl BreakerMiddleware {
         let Some(breaker) = admitted.host.breaker.get() else {
             return;
         };
-        let latency = now.saturating_duration_since(admitted.start);
+        // Only a slow-call threshold looks at the latency.
+        let latency = if self.times_successes() {
+            now.saturating_duration_since(admitted.start)
+        } else {
+            Duration::ZERO
+        };
         if let Some(t) = breaker.record(permit, feedback, latency, now) {
             // The request went down the chain: the answer names the host.
             self.report(result_authority(result).unwrap_or("an unknown host"), &t);

@@ -38,13 +38,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use reqwest::Response;
+use reqwest::{Response, Url};
 use resile_policy::{Classification, Classify, Clock, HostSignal, Reason, Scope};
 
 pub use builder::PacingBuilder;
 
 use crate::hosts::{Host, Hosts};
-use crate::parts::result_authority;
+use crate::parts::{authority, result_authority};
 use crate::{Error, TokioClock, telemetry};
 use host::AdaptiveConfig;
 pub(crate) use host::HostPace;
@@ -211,7 +211,14 @@ impl PacingMiddleware {
     }
 
     /// Learns from one attempt's classification (`host` names it in logs).
-    fn observe(&self, host: &str, pace: &HostPace, c: Classification, sent: Instant, now: Instant) {
+    fn observe<'h>(
+        &self,
+        host: impl Fn() -> &'h str,
+        pace: &HostPace,
+        c: Classification,
+        sent: Instant,
+        now: Instant,
+    ) {
         if c.host_signal() == HostSignal::Success {
             // Counted even at full speed: the accepted rate is what a 429 lowers the
             // pace to. The send time is close enough for one-second buckets.
@@ -226,7 +233,7 @@ impl PacingMiddleware {
             let until = now + hint.min(self.max_hold);
             if pace.hold(until) {
                 self.holds.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(target: "resile::pace", host = %host, hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
+                tracing::info!(target: "resile::pace", host = %host(), hold_ms = (until - now).as_millis() as u64, status = c.status(), "holding the host (Retry-After)");
             }
         }
         // Every 429 from the host, hinted or not, lowers the pace towards what the
@@ -236,7 +243,7 @@ impl PacingMiddleware {
             && pace.throttled(cfg, sent, now)
         {
             self.slowdowns.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(target: "resile::pace", host = %host, interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429: lowering the pace");
+            tracing::info!(target: "resile::pace", host = %host(), interval_ms = pace.interval().map(|i| i.as_millis() as u64), "429: lowering the pace");
         }
     }
 }
@@ -279,14 +286,14 @@ impl PacingMiddleware {
         self.hosts = hosts.clone();
     }
 
-    /// Lets a request to `host` (whose state is `entry`, from
+    /// Lets a request to `url`'s host (whose state is `entry`, from
     /// [`hosts`](Self::hosts)) leave at `now` when nothing makes it wait.
-    pub(crate) fn try_pass(&self, host: &str, entry: &Arc<Host>, now: Instant) -> Pass {
+    pub(crate) fn try_pass(&self, url: &Url, entry: &Arc<Host>, now: Instant) -> Pass {
         if !pace_of(entry).is_clear(now) {
             return Pass::Wait;
         }
         if let Some(quota) = &self.quota
-            && quota.check(host).is_err()
+            && quota.check(authority(url)).is_err()
         {
             return Pass::Wait;
         }
@@ -320,7 +327,7 @@ impl PacingMiddleware {
     ) {
         if let Some(c) = seen {
             // The request went down the chain: the answer names the host.
-            let host = result_authority(result).unwrap_or("the host");
+            let host = || result_authority(result).unwrap_or("the host");
             self.observe(host, pace_of(&paced.host), *c, paced.sent, now);
         }
         drop(paced);
@@ -352,21 +359,21 @@ mod tests {
         let seen = |scope, reason| Classification::new(Class::Retryable, scope, Some(reason));
         // Even a custom classifier's device-scoped "throttled" never holds the host.
         pacing.observe(
-            &host,
+            || host.as_str(),
             pace,
             seen(Scope::Device, Reason::Throttled).with_retry_after(HINT),
             sent,
             sent,
         );
         pacing.observe(
-            &host,
+            || host.as_str(),
             pace,
             seen(Scope::Host, Reason::ServerError).with_retry_after(HINT),
             sent,
             sent,
         );
         pacing.observe(
-            &host,
+            || host.as_str(),
             pace,
             seen(Scope::Host, Reason::Gateway).with_retry_after(HINT),
             sent,
@@ -375,7 +382,7 @@ mod tests {
         assert_eq!(pacing.holds(), 0);
         assert_eq!(pacing.hold_remaining(&host), None);
         pacing.observe(
-            &host,
+            || host.as_str(),
             pace,
             seen(Scope::Host, Reason::Unavailable).with_retry_after(HINT),
             sent,
