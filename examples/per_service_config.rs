@@ -85,7 +85,7 @@ async fn main() -> anyhow::Result<()> {
         for i in 0..3 {
             match client(name).get(&url).send().await {
                 Ok(resp) => {
-                    let n = resp.extensions().get::<Attempts>().map_or(0, |a| a.0);
+                    let n = resp.extensions().get::<Attempts>().map_or(0, |a| a.count());
                     outcomes.push(format!("{} after {n} attempt(s)", resp.status().as_u16()));
                     if i == 0 {
                         first_attempts.push(n);

@@ -55,8 +55,8 @@
 //! could not be had, a deadline, a token kept off plain HTTP) is an [`Error`] inside
 //! [`reqwest_middleware::Error::Middleware`]; find it with [`Error::find`]. Failures
 //! of the network or the server are never wrapped: when retries run out, the last
-//! response or `reqwest::Error` comes back unchanged, with [`Attempts`] and
-//! [`FinalClassification`] in its extensions.
+//! response or `reqwest::Error` comes back unchanged, with [`Attempts`] (how
+//! many, and the last one's classification) in its extensions.
 //!
 //! # Time
 //!
@@ -96,7 +96,7 @@ pub use breaker::{BreakerMiddleware, BreakerMiddlewareBuilder};
 pub use clock::TokioClock;
 pub use device_gate::{DeviceGateBuilder, DeviceGateMiddleware};
 pub use error::Error;
-pub use ext::{Attempts, Deadline, FinalClassification};
+pub use ext::{Attempts, Deadline};
 pub use pace::{PacingBuilder, PacingMiddleware};
 pub use retry::{RetryBuilder, RetryMiddleware};
 pub use service::{

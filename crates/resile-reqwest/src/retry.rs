@@ -5,7 +5,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::ext::{Attempts, FinalClassification};
+use crate::ext::Attempts;
 use crate::hosts::{Host, Hosts};
 use crate::parts::result_authority;
 use crate::telemetry;
@@ -29,8 +29,8 @@ use resile_policy::{
 /// tests run instantly.
 ///
 /// When it stops, it returns the **last response or error unchanged**, so
-/// `status()` and `is_timeout()` keep working; [`Attempts`] and
-/// [`FinalClassification`] are left in the response's extensions or, when it
+/// `status()` and `is_timeout()` keep working; [`Attempts`] (how many, and the
+/// last one's classification) is left in the response's extensions or, when it
 /// returns an error, in the request extensions.
 ///
 /// # Defaults
@@ -237,31 +237,33 @@ impl Default for RetryMiddleware {
 }
 
 /// Ends a logical request: records the attempts and final class on the span and
-/// leaves [`Attempts`] and [`FinalClassification`] where the caller can read them.
+/// leaves [`Attempts`] where the caller can read it.
 pub(crate) fn finish(
     result: &mut reqwest_middleware::Result<Response>,
     ext: &mut Extensions,
     attempts: u32,
     class: Option<Classification>,
 ) {
-    let span = tracing::Span::current();
-    span.record("attempts", attempts);
-    if let Some(c) = class {
-        span.record("class", c.class().as_str());
-        if telemetry::ENABLED {
-            let host = result_authority(result).unwrap_or("");
-            telemetry::attempts(host, c.class().as_str(), attempts);
+    // The request's span is an INFO span: nothing to record in when that level is off.
+    if tracing::level_enabled!(tracing::Level::INFO) {
+        let span = tracing::Span::current();
+        span.record("attempts", attempts);
+        if let Some(c) = class {
+            span.record("class", c.class().as_str());
         }
+    }
+    if let Some(c) = class
+        && telemetry::ENABLED
+    {
+        let host = result_authority(result).unwrap_or("");
+        telemetry::attempts(host, c.class().as_str(), attempts);
     }
     // On the response when there is one, else where the caller can still look.
     let target = match result {
         Ok(resp) => resp.extensions_mut(),
         Err(_) => ext,
     };
-    target.insert(Attempts(attempts));
-    if let Some(c) = class {
-        target.insert(FinalClassification(c));
-    }
+    target.insert(Attempts::new(attempts, class));
 }
 
 crate::driver::middleware!(RetryMiddleware, retry);
