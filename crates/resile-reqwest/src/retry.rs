@@ -367,7 +367,10 @@ impl RetryBuilder {
         self
     }
 
-    /// How many hosts' budgets to keep (default 1024; least recently used go).
+    /// How many hosts' budgets to keep (default 1024; least recently used go
+    /// first, hosts whose breaker or pace is busy last). In a
+    /// [`Service`](crate::Service) the layers keep their per-host state in one
+    /// table, as large as the largest of their `max_hosts`.
     pub fn max_hosts(mut self, n: NonZeroUsize) -> Self {
         self.max_hosts = n;
         self

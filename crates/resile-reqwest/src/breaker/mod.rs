@@ -25,7 +25,8 @@ pub(crate) type Hook = Arc<dyn Fn(&str, &Transition) + Send + Sync>;
 /// it is, and probe to find out when it is back.
 ///
 /// One [`CircuitBreaker`] per host (`host[:port]`), kept in a bounded
-/// [`Registry`]. Each attempt asks the host's breaker first; an open breaker answers
+/// [`Registry`](resile_policy::Registry) (in a [`Service`](crate::Service), one
+/// shared with the retry budgets and paces). Each attempt asks the host's breaker first; an open breaker answers
 /// with [`Error::circuit_open`] at once, and the rest of the chain (pacing, the
 /// network) never sees the request. An admitted attempt runs, is classified once (in a
 /// [`Stack`](crate::Stack), once for all its layers) and its [`HostSignal`] is fed

@@ -87,8 +87,10 @@ use quota::HostQuota;
 /// Waiting requests are not queued in order: when a hold ends they all leave
 /// together unless a quota spaces them.
 ///
-/// State is bounded: holds and paces live in a [`Registry`] of at most
-/// [`max_hosts`](PacingBuilder::max_hosts) hosts; the quota's keyed governor store
+/// State is bounded: holds and paces live in a
+/// [`Registry`](resile_policy::Registry) of at most
+/// [`max_hosts`](PacingBuilder::max_hosts) hosts (in a
+/// [`Service`](crate::Service), one shared with the breakers and retry budgets); the quota's keyed governor store
 /// drops, every 256 checks, the hosts whose budget has refilled (which forgets
 /// nothing), so it holds about the hosts used within one burst period.
 #[derive(Debug)]
