@@ -88,3 +88,46 @@ impl fmt::Debug for Hosts {
         self.0.fmt(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use resile_policy::breaker::Feedback;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_table_forgets_quiet_hosts_before_an_open_breaker_or_a_hold() {
+        let hosts = Hosts::new(NonZeroUsize::new(8).unwrap());
+        let now = TokioClock.now();
+        let down = hosts.entry("down.example");
+        let breaker = down.breaker.get_or_init(|| {
+            CircuitBreaker::builder()
+                .consecutive_failures(1)
+                .build()
+                .unwrap()
+        });
+        let permit = breaker.try_acquire(now).unwrap();
+        assert!(
+            breaker
+                .record(permit, Feedback::Failure, Duration::ZERO, now)
+                .is_some()
+        );
+        let held = hosts.entry("held.example");
+        assert!(
+            held.pace
+                .get_or_init(HostPace::default)
+                .hold(now + Duration::from_secs(60))
+        );
+        // Nothing outside the table holds them now: only their state keeps them.
+        drop((down, held));
+        for i in 0..100 {
+            hosts.entry(&format!("quiet{i}.example"));
+        }
+        assert!(hosts.len() <= 8, "{} hosts", hosts.len());
+        assert!(hosts.get("down.example").is_some());
+        assert!(hosts.get("held.example").is_some());
+        assert!(hosts.get("quiet0.example").is_none());
+    }
+}

@@ -123,7 +123,7 @@ impl HostPace {
 
     /// Holds the host until `until`, keeping the later of this and any running hold.
     /// Returns whether the hold was set or extended.
-    pub(super) fn hold(&self, until: Instant) -> bool {
+    pub(crate) fn hold(&self, until: Instant) -> bool {
         let mut state = self.lock();
         if state.hold_until.is_some_and(|t| t >= until) {
             return false;
