@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
-use resile_benches::clients::{BENCH_TOKEN, Contender, resile_service};
+use resile_benches::clients::{BENCH_TOKEN, Contender, layers_alone, resile_service};
 use resile_benches::harness::{list_mode, median, median_f64, now, quick_mode, thread_cpu_ns};
 use resile_sim::{Scenario, Sim, SimHandle};
 
@@ -68,15 +68,10 @@ fn entrants(authority: &str) -> Vec<Entrant> {
         })
         .collect();
     let service = resile_service(authority, true).expect("valid resile configuration");
-    let names = ["retry", "auth", "breaker", "device gate", "pacing"];
-    for (name, layer) in names.iter().zip(service.middlewares()) {
+    for (name, token, layer) in layers_alone(&service) {
         out.push(Entrant {
-            name: format!("  {name} only"),
-            token: if *name == "auth" {
-                Contender::Resile
-            } else {
-                Contender::Bare
-            },
+            name,
+            token,
             client: ClientBuilder::new(http()).with_arc(layer).build(),
         });
     }

@@ -18,7 +18,7 @@ use reqwest::Url;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
-use resile_benches::clients::{Contender, resile_service};
+use resile_benches::clients::{Contender, layers_alone, resile_service};
 use resile_benches::harness::{list_mode, median, now, per_item_ns, quick_mode};
 use resile_benches::stub::Stub;
 use resile_test_support::FutureSize;
@@ -127,15 +127,10 @@ fn entrants() -> Vec<Entrant> {
             layers: service.middlewares(),
         },
     ];
-    let names = ["retry", "auth", "breaker", "device gate", "pacing"];
-    for (name, layer) in names.iter().zip(service.middlewares()) {
+    for (name, token, layer) in layers_alone(&service) {
         out.push(Entrant {
-            name: format!("  {name} only"),
-            token: if *name == "auth" {
-                Contender::Resile
-            } else {
-                Contender::Bare
-            },
+            name,
+            token,
             layers: vec![layer],
         });
     }

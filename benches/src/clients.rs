@@ -1,8 +1,10 @@
 //! The three contenders, built the same way for every benchmark: no middleware,
 //! reqwest-retry, and resile's full stack.
 
+use std::sync::Arc;
+
 use reqwest::Url;
-use reqwest_middleware::{ClientBuilder, RequestBuilder};
+use reqwest_middleware::{ClientBuilder, Middleware, RequestBuilder};
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
 use resile_policy::ConfigError;
@@ -98,4 +100,23 @@ pub fn resile_service(host: &str, loopback_http: bool) -> Result<Service, Config
         .service("bench")
         .cloned()
         .ok_or_else(|| ConfigError::new("service", "the bench service was not built"))
+}
+
+/// Each of `service`'s layers alone, for the tables: its name (`"  retry only"`, …),
+/// who carries the token (the auth layer adds it itself; the others need the
+/// caller's, like bare) and the layer.
+pub fn layers_alone(service: &Service) -> Vec<(String, Contender, Arc<dyn Middleware>)> {
+    let names = ["retry", "auth", "breaker", "device gate", "pacing"];
+    names
+        .iter()
+        .zip(service.middlewares())
+        .map(|(name, layer)| {
+            let token = if *name == "auth" {
+                Contender::Resile
+            } else {
+                Contender::Bare
+            };
+            (format!("  {name} only"), token, layer)
+        })
+        .collect()
 }
