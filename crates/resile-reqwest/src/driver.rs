@@ -46,13 +46,13 @@ pub(crate) struct Layers<'a> {
 
 /// How far the layers have let one attempt through, and what each handed out.
 #[derive(Default)]
-struct Entered {
+struct Entered<'h> {
     /// The next layer to pass: 0 auth, 1 breaker, 2 device gate, 3 pacing, 4 sent.
     stage: u8,
     token: Option<Generation>,
-    admitted: Option<Admitted>,
+    admitted: Option<Admitted<'h>>,
     device: Option<DeviceEntry>,
-    paced: Option<Paced>,
+    paced: Option<Paced<'h>>,
 }
 
 /// A layer that makes an attempt wait.
@@ -198,7 +198,7 @@ impl<'a> Layers<'a> {
                             r.limit_attempt(&mut this, logical.deadline, logical.now);
                         }
                         // Through the layers: synchronously unless one makes it wait.
-                        let (auth, host) = (logical.auth, logical.host.as_ref());
+                        let (auth, host) = (logical.auth, logical.host.as_deref());
                         match self.advance(&mut this, auth, host, &mut entered, logical.now) {
                             Ok(None) => next.clone().run(this, ext),
                             Ok(Some(stall)) => Box::pin(self.wait_and_send(
@@ -285,12 +285,12 @@ impl<'a> Layers<'a> {
 
     /// Lets the attempt through the layers from `entered.stage` on, at `now`,
     /// until one makes it wait (`Some`) or refuses it (`Err`).
-    fn advance(
+    fn advance<'h>(
         self,
         req: &mut Request,
         auth: Option<&AuthMiddleware>,
-        entry: Option<&Arc<Host>>,
-        entered: &mut Entered,
+        entry: Option<&'h Host>,
+        entered: &mut Entered<'h>,
         now: Instant,
     ) -> Result<Option<Stall>, Error> {
         if entered.stage == 0 {
@@ -331,11 +331,11 @@ impl<'a> Layers<'a> {
 
     /// [`wait`](Self::wait), then sends the request through `next`.
     #[allow(clippy::too_many_arguments)] // the state of one attempt, passed on
-    async fn wait_and_send(
+    async fn wait_and_send<'h>(
         self,
         req: Request,
-        (auth, entry): (Option<&AuthMiddleware>, Option<&Arc<Host>>),
-        entered: &mut Entered,
+        (auth, entry): (Option<&AuthMiddleware>, Option<&'h Host>),
+        entered: &mut Entered<'h>,
         stall: Stall,
         deadline: Option<Instant>,
         next: Next<'_>,
@@ -352,11 +352,11 @@ impl<'a> Layers<'a> {
 
     /// The rare path: waits for the layer that stalled, then goes on through the
     /// others (which may make it wait again); never past `deadline`.
-    async fn wait(
+    async fn wait<'h>(
         self,
         mut req: Request,
-        (auth, entry): (Option<&AuthMiddleware>, Option<&Arc<Host>>),
-        entered: &mut Entered,
+        (auth, entry): (Option<&AuthMiddleware>, Option<&'h Host>),
+        entered: &mut Entered<'h>,
         mut stall: Stall,
         deadline: Option<Instant>,
     ) -> Result<Request, Error> {
@@ -389,7 +389,7 @@ impl<'a> Layers<'a> {
     /// Feeds an attempt's outcome back to the layers it passed, innermost first.
     fn settle(
         self,
-        entered: Entered,
+        entered: Entered<'_>,
         seen: Option<&Classification>,
         result: &reqwest_middleware::Result<Response>,
         now: Instant,

@@ -244,19 +244,21 @@ fn host_seed(base: u64, host: &str) -> u64 {
     z ^ (z >> 31)
 }
 
-/// An admitted attempt: its host (whose breaker admitted it), its permit and when
-/// it was sent. Dropped without [`BreakerMiddleware::settle`] (the request was
-/// cancelled, or a layer further in refused it), it is recorded as
-/// [`Feedback::Ignore`] so a half-open probe slot frees at once.
-pub(crate) struct Admitted {
-    host: Arc<Host>,
+/// An admitted attempt: the breaker that admitted it (borrowed from the host's
+/// entry, which the request holds), its permit and when it was sent. Dropped
+/// without [`BreakerMiddleware::settle`] (the request was cancelled, or a layer
+/// further in refused it), it is recorded as [`Feedback::Ignore`] so a half-open
+/// probe slot frees at once.
+pub(crate) struct Admitted<'h> {
+    breaker: &'h CircuitBreaker,
     permit: Option<Permit>,
     start: Instant,
 }
 
-impl Drop for Admitted {
+impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        if let (Some(permit), Some(breaker)) = (self.permit.take(), self.host.breaker.get()) {
+        if let Some(permit) = self.permit.take() {
+            let breaker = self.breaker;
             // `Ignore` never changes state, so there is no transition to report.
             let _ = breaker.record(permit, Feedback::Ignore, Duration::ZERO, TokioClock.now());
         }
@@ -267,12 +269,12 @@ impl BreakerMiddleware {
     /// Asks the breaker of `url`'s host (in `entry`, from [`hosts`](Self::hosts))
     /// for an attempt at `now`: admitted, or the open-circuit error to fail with at
     /// once.
-    pub(crate) fn admit(
+    pub(crate) fn admit<'h>(
         &self,
         url: &Url,
-        entry: &Arc<Host>,
+        entry: &'h Host,
         now: Instant,
-    ) -> Result<Admitted, Error> {
+    ) -> Result<Admitted<'h>, Error> {
         let breaker = self.breaker_in(|| authority(url), entry);
         let permit = match breaker.try_acquire(now) {
             Ok(permit) => permit,
@@ -288,7 +290,7 @@ impl BreakerMiddleware {
             self.report(authority(url), &t);
         }
         Ok(Admitted {
-            host: Arc::clone(entry),
+            breaker,
             permit: Some(permit),
             start: now,
         })
@@ -298,7 +300,7 @@ impl BreakerMiddleware {
     /// to its breaker at `now`.
     pub(crate) fn settle(
         &self,
-        mut admitted: Admitted,
+        mut admitted: Admitted<'_>,
         seen: Option<&Classification>,
         result: &reqwest_middleware::Result<Response>,
         now: Instant,
@@ -307,9 +309,7 @@ impl BreakerMiddleware {
         let Some(permit) = admitted.permit.take() else {
             return;
         };
-        let Some(breaker) = admitted.host.breaker.get() else {
-            return;
-        };
+        let breaker = admitted.breaker;
         // Only a slow-call threshold looks at the latency.
         let latency = if self.times_successes() {
             now.saturating_duration_since(admitted.start)

@@ -261,17 +261,17 @@ fn pace_of(host: &Host) -> &HostPace {
     host.pace.get_or_init(HostPace::default)
 }
 
-/// A request let through the pacing layer: its host (whose pace let it through)
-/// and when it left.
-pub(crate) struct Paced {
-    host: Arc<Host>,
+/// A request let through the pacing layer: its host's pace (borrowed from the
+/// host's entry, which the request holds) and when it left.
+pub(crate) struct Paced<'h> {
+    pace: &'h HostPace,
     sent: Instant,
 }
 
 /// Where [`PacingMiddleware::try_pass`] left a request.
-pub(crate) enum Pass {
+pub(crate) enum Pass<'h> {
     /// Through at once.
-    Paced(Paced),
+    Paced(Paced<'h>),
     /// A hold, a lowered pace or an empty quota: [`PacingMiddleware::pass_waiting`]
     /// takes it on.
     Wait,
@@ -290,8 +290,9 @@ impl PacingMiddleware {
 
     /// Lets a request to `url`'s host (whose state is `entry`, from
     /// [`hosts`](Self::hosts)) leave at `now` when nothing makes it wait.
-    pub(crate) fn try_pass(&self, url: &Url, entry: &Arc<Host>, now: Instant) -> Pass {
-        if !pace_of(entry).is_clear(now) {
+    pub(crate) fn try_pass<'h>(&self, url: &Url, entry: &'h Host, now: Instant) -> Pass<'h> {
+        let pace = pace_of(entry);
+        if !pace.is_clear(now) {
             return Pass::Wait;
         }
         if let Some(quota) = &self.quota
@@ -299,30 +300,25 @@ impl PacingMiddleware {
         {
             return Pass::Wait;
         }
-        Pass::Paced(Paced {
-            host: Arc::clone(entry),
-            sent: now,
-        })
+        Pass::Paced(Paced { pace, sent: now })
     }
 
     /// Waits for the host's hold, quota and pace (see [`wait_turn`](Self::wait_turn)).
-    pub(crate) async fn pass_waiting(
+    pub(crate) async fn pass_waiting<'h>(
         &self,
         host: &str,
-        entry: &Arc<Host>,
+        entry: &'h Host,
         deadline: Option<Instant>,
-    ) -> Result<Paced, Error> {
-        let sent = self.wait_turn(host, pace_of(entry), deadline).await?;
-        Ok(Paced {
-            host: Arc::clone(entry),
-            sent,
-        })
+    ) -> Result<Paced<'h>, Error> {
+        let pace = pace_of(entry);
+        let sent = self.wait_turn(host, pace, deadline).await?;
+        Ok(Paced { pace, sent })
     }
 
     /// Learns from the outcome `seen` of a paced request (`None`: unclassified).
     pub(crate) fn settle(
         &self,
-        paced: Paced,
+        paced: Paced<'_>,
         seen: Option<&Classification>,
         result: &reqwest_middleware::Result<Response>,
         now: Instant,
@@ -330,9 +326,8 @@ impl PacingMiddleware {
         if let Some(c) = seen {
             // The request went down the chain: the answer names the host.
             let host = || result_authority(result).unwrap_or("the host");
-            self.observe(host, pace_of(&paced.host), *c, paced.sent, now);
+            self.observe(host, paced.pace, *c, paced.sent, now);
         }
-        drop(paced);
     }
 
     /// The classifier and body limit this layer judges outcomes with.
