@@ -263,6 +263,7 @@ fn pace_of(host: &Host) -> &HostPace {
 
 /// A request let through the pacing layer: its host's pace (borrowed from the
 /// host's entry, which the request holds) and when it left.
+#[derive(Clone, Copy)]
 pub(crate) struct Paced<'h> {
     pace: &'h HostPace,
     sent: Instant,
