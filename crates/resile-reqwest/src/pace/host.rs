@@ -2,8 +2,12 @@
 //!
 //! Pure: every method takes `now`; nothing here sleeps or reads a clock.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use super::accepted::Accepted;
 
 /// The adaptive pace's settings: where it starts and how slow it may get.
 ///
@@ -23,56 +27,53 @@ pub(super) struct AdaptiveConfig {
 }
 
 /// A host's hold and adaptive pace, behind one small lock (never held across an
-/// `.await`).
+/// `.await`), and its accepted count beside it.
+///
+/// A request to a host that is neither held nor paced takes no lock: `busy` says
+/// whether there is anything to look at under it, and the successes it counts go
+/// to [`Accepted`], which needs none.
 #[derive(Debug, Default)]
 pub(crate) struct HostPace {
     state: Mutex<State>,
+    /// Whether `state` has a hold or a pace; written only under the lock.
+    busy: AtomicBool,
+    accepted: Accepted,
 }
 
 #[derive(Debug, Default)]
 struct State {
     hold_until: Option<Instant>,
     adaptive: Option<Adaptive>,
-    accepted: Accepted,
 }
 
-/// Host successes counted per whole second: what the host accepts.
-#[derive(Debug, Default, Clone, Copy)]
-struct Accepted {
-    since: Option<Instant>,
-    current: u32,
-    previous: u32,
+impl State {
+    fn is_busy(&self) -> bool {
+        self.hold_until.is_some() || self.adaptive.is_some()
+    }
 }
 
-impl Accepted {
-    const SECOND: Duration = Duration::from_secs(1);
+/// The lock on a host's state; on release it tells `busy` what the state holds.
+struct Locked<'p> {
+    state: MutexGuard<'p, State>,
+    busy: &'p AtomicBool,
+}
 
-    fn roll(&mut self, now: Instant) {
-        let Some(since) = self.since else {
-            self.since = Some(now);
-            return;
-        };
-        let elapsed = now.saturating_duration_since(since);
-        if elapsed >= Self::SECOND {
-            self.previous = if elapsed < 2 * Self::SECOND {
-                self.current
-            } else {
-                0
-            };
-            self.current = 0;
-            self.since = Some(now);
-        }
+impl Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
     }
+}
 
-    fn add(&mut self, now: Instant) {
-        self.roll(now);
-        self.current = self.current.saturating_add(1);
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
     }
+}
 
-    /// Requests per second the host accepted lately (0 when it accepted none).
-    fn rate(&mut self, now: Instant) -> f64 {
-        self.roll(now);
-        f64::from(self.previous.max(self.current))
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.busy.store(self.state.is_busy(), Ordering::Release);
     }
 }
 
@@ -93,8 +94,11 @@ struct Adaptive {
 }
 
 impl HostPace {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> Locked<'_> {
+        Locked {
+            state: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            busy: &self.busy,
+        }
     }
 
     /// The end of the hold, if one is still running at `now` (an expired hold is
@@ -111,8 +115,12 @@ impl HostPace {
     }
 
     /// Whether a request may leave at `now` without waiting: no hold running and
-    /// the pace not lowered (one lock; an expired hold is cleared).
+    /// the pace not lowered (no lock unless there is one or the other; an expired
+    /// hold is cleared).
     pub(super) fn is_clear(&self, now: Instant) -> bool {
+        if !self.busy.load(Ordering::Acquire) {
+            return true;
+        }
         let mut state = self.lock();
         if state.hold_until.is_some_and(|until| until > now) {
             return false;
@@ -159,8 +167,8 @@ impl HostPace {
     /// `1 / max`, unless the pace was already lowered after `sent`. Returns whether
     /// it lowered it.
     pub(super) fn throttled(&self, cfg: AdaptiveConfig, sent: Instant, now: Instant) -> bool {
+        let accepted = self.accepted.rate(now);
         let mut state = self.lock();
-        let accepted = state.accepted.rate(now);
         let rate = match state.adaptive {
             Some(a) if sent < a.lowered_at => return false,
             None if accepted >= 1.0 => accepted,
@@ -188,8 +196,11 @@ impl HostPace {
     /// lowered, raises the rate by `1 / (16 × start × rate)` (about `1 / (16 ×
     /// start)` per second every second), lifting the pace at four times its floor.
     pub(super) fn succeeded(&self, cfg: AdaptiveConfig, now: Instant) {
+        self.accepted.add(now);
+        if !self.busy.load(Ordering::Acquire) {
+            return;
+        }
         let mut state = self.lock();
-        state.accepted.add(now);
         let Some(a) = state.adaptive.as_mut() else {
             return;
         };
@@ -252,6 +263,26 @@ mod tests {
         assert!(!h.is_idle(t0));
         assert_eq!(h.held_until(t0 + 5000 * MS), None, "ends at its instant");
         assert!(h.is_idle(t0 + 5000 * MS));
+    }
+
+    #[test]
+    fn clear_only_without_a_running_hold_or_a_lowered_pace() {
+        let t0 = t0();
+        let h = HostPace::default();
+        assert!(h.is_clear(t0));
+        h.hold(t0 + 1000 * MS);
+        assert!(!h.is_clear(t0), "held");
+        assert!(!h.is_clear(t0 + 999 * MS), "still held");
+        assert!(h.is_clear(t0 + 1000 * MS), "the hold ended");
+        assert!(h.is_clear(t0), "and was cleared");
+        h.throttled(CFG, t0, t0);
+        assert!(!h.is_clear(t0 + 5000 * MS), "paced");
+        // From 4/s to 16/s, r² growing by 1/2 per success: 480 of them.
+        for n in 0..480 {
+            h.succeeded(CFG, t0 + n * MS);
+        }
+        assert_eq!(h.interval(), None, "the pace lifted");
+        assert!(h.is_clear(t0 + 5000 * MS));
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //! alone releases every waiting request at once when it ends, and most of them only
 //! meet the limit again.
 
+mod accepted;
 mod builder;
 mod host;
 mod quota;
