@@ -1,6 +1,7 @@
 //! A retry budget shared by every request to one host; the essay is on [`RetryBudget`].
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::ConfigError;
@@ -10,8 +11,10 @@ const SLOTS: usize = 10;
 
 /// A retry budget: first-try successes deposit, each retry withdraws one token.
 ///
-/// Share one per host (behind an `Arc`); every method takes `&self` and `now`, locks a
-/// small mutex for a few dozen instructions and never allocates.
+/// Share one per host (behind an `Arc`); every method takes `&self` and `now` and
+/// never allocates. A deposit (on every first-try success) is one atomic add; the
+/// first deposit of each slot, withdrawals and [`balance`](Self::balance) lock a
+/// small mutex for a few dozen instructions.
 ///
 /// # Why a budget beats a fixed attempt count
 ///
@@ -105,57 +108,16 @@ pub struct RetryBudget {
     /// `min_per_second × window` in tokens.
     floor: f64,
     /// Width of one slot in nanoseconds (`window / 10`, at least 100 ms).
-    slot_nanos: u128,
+    slot_nanos: u64,
     unlimited: bool,
-    slots: Mutex<Slots>,
-}
-
-/// Counts per slot, indexed by absolute slot number modulo [`SLOTS`].
-#[derive(Debug)]
-struct Slots {
     /// The first `now` seen; slot numbers count from it.
-    origin: Option<Instant>,
-    /// The latest slot number seen.
-    current: u64,
-    deposits: [u64; SLOTS],
-    withdrawals: [u64; SLOTS],
-}
-
-impl Slots {
-    const fn new() -> Self {
-        Self {
-            origin: None,
-            current: 0,
-            deposits: [0; SLOTS],
-            withdrawals: [0; SLOTS],
-        }
-    }
-
-    /// Moves the window to `now` (never backwards) and returns the current slot's index.
-    fn advance(&mut self, now: Instant, slot_nanos: u128) -> usize {
-        let origin = *self.origin.get_or_insert(now);
-        let elapsed = now.saturating_duration_since(origin).as_nanos() / slot_nanos;
-        let slot = u64::try_from(elapsed).unwrap_or(u64::MAX).max(self.current);
-        let gap = slot - self.current;
-        if gap >= SLOTS as u64 {
-            self.deposits = [0; SLOTS];
-            self.withdrawals = [0; SLOTS];
-        } else {
-            for step in 1..=gap {
-                let i = index(self.current + step);
-                self.deposits[i] = 0;
-                self.withdrawals[i] = 0;
-            }
-        }
-        self.current = slot;
-        index(slot)
-    }
-
-    fn balance(&self, ratio: f64, floor: f64) -> f64 {
-        let deposits: u64 = self.deposits.iter().fold(0, |a, &d| a.saturating_add(d));
-        let withdrawals: u64 = self.withdrawals.iter().fold(0, |a, &w| a.saturating_add(w));
-        ratio * deposits as f64 + floor - withdrawals as f64
-    }
+    origin: OnceLock<Instant>,
+    /// The latest slot number seen (moved on only under `withdrawals`' lock).
+    current: AtomicU64,
+    /// Deposits per slot: counted without the lock while the slot is current.
+    deposits: [AtomicU64; SLOTS],
+    /// Withdrawals per slot; its lock also guards moving the window on.
+    withdrawals: Mutex<[u64; SLOTS]>,
 }
 
 const fn index(slot: u64) -> usize {
@@ -190,10 +152,50 @@ impl RetryBudget {
             min_per_second,
             window,
             floor: min_per_second as f64 * window.as_secs_f64(),
-            slot_nanos: window.as_nanos() / SLOTS as u128,
+            slot_nanos: (window.as_nanos() / SLOTS as u128) as u64,
             unlimited: false,
-            slots: Mutex::new(Slots::new()),
+            origin: OnceLock::new(),
+            current: AtomicU64::new(0),
+            deposits: [const { AtomicU64::new(0) }; SLOTS],
+            withdrawals: Mutex::new([0; SLOTS]),
         }
+    }
+
+    /// The slot number of `now`: whole slots since the first `now` seen.
+    fn slot_of(&self, now: Instant) -> u64 {
+        let origin = *self.origin.get_or_init(|| now);
+        let nanos = now.saturating_duration_since(origin).as_nanos();
+        u64::try_from(nanos).unwrap_or(u64::MAX) / self.slot_nanos
+    }
+
+    /// Takes the lock and moves the window to `now` (never backwards): the
+    /// withdrawals to update and the current slot's index.
+    fn advance(&self, now: Instant) -> (MutexGuard<'_, [u64; SLOTS]>, usize) {
+        let slot = self.slot_of(now);
+        let mut withdrawals = self
+            .withdrawals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.current.load(Ordering::Relaxed);
+        let slot = slot.max(current);
+        let gap = slot - current;
+        for step in 1..=gap.min(SLOTS as u64) {
+            let i = index(current + step);
+            self.deposits[i].store(0, Ordering::Relaxed);
+            withdrawals[i] = 0;
+        }
+        self.current.store(slot, Ordering::Release);
+        (withdrawals, index(slot))
+    }
+
+    /// The balance under the lock (deposits counted meanwhile may be missed).
+    fn balance_of(&self, withdrawals: &[u64; SLOTS]) -> f64 {
+        let deposits = self
+            .deposits
+            .iter()
+            .fold(0u64, |a, d| a.saturating_add(d.load(Ordering::Relaxed)));
+        let withdrawals: u64 = withdrawals.iter().fold(0, |a, &w| a.saturating_add(w));
+        self.ratio * deposits as f64 + self.floor - withdrawals as f64
     }
 
     /// Records a request that succeeded at its first try.
@@ -201,9 +203,18 @@ impl RetryBudget {
         if self.unlimited {
             return;
         }
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let i = slots.advance(now, self.slot_nanos);
-        slots.deposits[i] = slots.deposits[i].saturating_add(1);
+        // Without the lock while `now` falls in the current slot (or before it:
+        // an older time counts as the latest), as it does for all but the first
+        // deposit of each slot. A deposit that races a window moving on by a
+        // whole window may count in the new slot: one token in a window's worth.
+        let slot = self.slot_of(now);
+        let current = self.current.load(Ordering::Acquire);
+        if slot <= current {
+            self.deposits[index(current)].fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let (_withdrawals, i) = self.advance(now);
+        self.deposits[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes one token for a retry if the balance allows it; `false` means do not retry.
@@ -211,12 +222,11 @@ impl RetryBudget {
         if self.unlimited {
             return true;
         }
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let i = slots.advance(now, self.slot_nanos);
-        if slots.balance(self.ratio, self.floor) < 1.0 {
+        let (mut withdrawals, i) = self.advance(now);
+        if self.balance_of(&withdrawals) < 1.0 {
             return false;
         }
-        slots.withdrawals[i] = slots.withdrawals[i].saturating_add(1);
+        withdrawals[i] = withdrawals[i].saturating_add(1);
         true
     }
 
@@ -226,9 +236,8 @@ impl RetryBudget {
         if self.unlimited {
             return f64::INFINITY;
         }
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots.advance(now, self.slot_nanos);
-        slots.balance(self.ratio, self.floor)
+        let (withdrawals, _) = self.advance(now);
+        self.balance_of(&withdrawals)
     }
 
     /// Retries allowed per first-try success.
@@ -513,6 +522,31 @@ mod tests {
         // 2000 deposits × 0.1 = 200 tokens, however the threads interleave.
         assert_eq!(granted, 200);
         assert!(budget.balance(now).abs() < 1e-9);
+    }
+
+    #[test]
+    fn concurrent_deposits_across_slots_are_all_counted() {
+        let t0 = ManualClock::new().now();
+        let budget = RetryBudget::builder()
+            .min_per_second(0)
+            .ratio(1.0)
+            .build()
+            .unwrap();
+        // Four threads walk through five seconds (five slots) at their own pace:
+        // some deposits open a slot, most land in one already open, some in one
+        // the window has moved past (counted in the latest).
+        std::thread::scope(|s| {
+            for offset in 0..4 {
+                let budget = &budget;
+                s.spawn(move || {
+                    for n in 0..1000 {
+                        budget.deposit(t0 + ms((n * 5 + offset * 7) % 5000));
+                    }
+                });
+            }
+        });
+        assert_eq!(budget.balance(t0 + ms(5_000)), 4000.0);
+        assert_eq!(budget.balance(t0 + ms(20_000)), 0.0, "and all expire");
     }
 
     #[test]
