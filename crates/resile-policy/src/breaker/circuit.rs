@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::machine::{CLOSED, Machine, OPEN};
+use super::machine::{CLOSED, GENERATION_SHIFT, Machine, OPEN};
+use super::window::Window;
 use super::{BreakerBuilder, BreakerConfig, Feedback, Open, Permit, Snapshot, State, Transition};
 use crate::registry::Evict;
 use crate::{DefaultRng, Rng};
@@ -16,10 +17,14 @@ use crate::{DefaultRng, Rng};
 /// breaker can sit in an `Arc` shared by every task talking to the host. Jitter comes
 /// from `R`, seeded from the configuration by [`new`](Self::new).
 pub struct CircuitBreaker<R = DefaultRng> {
-    /// `generation << 2 | state code`, republished under the lock after every change,
-    /// so `try_acquire` while Closed needs only this load.
+    /// The machine's [`word`](Machine::word) (generation, failures in a row, state
+    /// code), republished under the lock after every change, so `try_acquire` while
+    /// Closed needs only this load, and a success while nothing fails only this load
+    /// and the window's count.
     word: AtomicU64,
     config: BreakerConfig,
+    /// The rolling window: counted without the lock on the quiet path.
+    window: Window,
     machine: Mutex<Machine<R>>,
 }
 
@@ -49,6 +54,7 @@ impl<R: Rng> CircuitBreaker<R> {
         Self {
             word: AtomicU64::new(machine.word()),
             config,
+            window: Window::new(config.window()),
             machine: Mutex::new(machine),
         }
     }
@@ -71,7 +77,7 @@ impl<R: Rng> CircuitBreaker<R> {
     pub fn try_acquire(&self, now: Instant) -> Result<Permit, Open> {
         let word = self.word.load(Ordering::Acquire);
         if word & 3 == CLOSED {
-            return Ok(Permit::new(word >> 2, false, None));
+            return Ok(Permit::new(word >> GENERATION_SHIFT, false, None));
         }
         self.with(|m| m.acquire(now))
     }
@@ -82,6 +88,9 @@ impl<R: Rng> CircuitBreaker<R> {
     /// probe (`HalfOpen → Open`) or enough good probes (`HalfOpen → Closed`). A permit
     /// from an earlier generation changes nothing and returns `None` (see
     /// [stale reports](super#permits-generations-and-stale-reports)).
+    ///
+    /// A success that is not slow, to a closed breaker with no failure in a row, is
+    /// counted without the lock: the common case costs one atomic add.
     #[must_use = "a transition is reported only here"]
     pub fn record(
         &self,
@@ -91,7 +100,13 @@ impl<R: Rng> CircuitBreaker<R> {
         now: Instant,
     ) -> Option<Transition> {
         let generation = permit.into_generation();
-        self.with(|m| m.record(generation, feedback, latency, now))
+        let quiet = feedback == Feedback::Success
+            && self.config.slow_call().is_none_or(|s| latency <= s)
+            && self.word.load(Ordering::Acquire) == Machine::<R>::quiet_word(generation);
+        if quiet && self.window.try_add_success(now) {
+            return None;
+        }
+        self.with(|m| m.record(generation, feedback, latency, now, &self.window))
     }
 
     /// The state at `now`. An open breaker whose open period is over reads as
@@ -116,12 +131,12 @@ impl<R: Rng> CircuitBreaker<R> {
     /// already closed (its counts are cleared all the same).
     #[must_use = "a transition is reported only here"]
     pub fn reset(&self, now: Instant) -> Option<Transition> {
-        self.with(|m| m.reset(now))
+        self.with(|m| m.reset(now, &self.window))
     }
 
     /// Counters at `now`, for metrics. Cheap: one short critical section, no allocation.
     pub fn snapshot(&self, now: Instant) -> Snapshot {
-        self.lock().snapshot(now)
+        self.lock().snapshot(now, &self.window)
     }
 
     fn lock(&self) -> MutexGuard<'_, Machine<R>> {
@@ -151,7 +166,7 @@ impl<R> fmt::Debug for CircuitBreaker<R> {
         };
         f.debug_struct("CircuitBreaker")
             .field("state", &state)
-            .field("generation", &(word >> 2))
+            .field("generation", &(word >> GENERATION_SHIFT))
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -161,6 +176,6 @@ impl<R: Rng> Evict for CircuitBreaker<R> {
     /// Idle when Closed with no failure in the window (as of its last call) and none in
     /// a row: forgetting it loses nothing. Open, half-open and failing breakers are busy.
     fn is_idle(&self) -> bool {
-        self.word.load(Ordering::Acquire) & 3 == CLOSED && self.lock().is_idle()
+        self.word.load(Ordering::Acquire) & 3 == CLOSED && self.lock().is_idle(&self.window)
     }
 }

@@ -11,8 +11,12 @@ use crate::Rng;
 pub(super) const CLOSED: u64 = 0;
 pub(super) const OPEN: u64 = 1;
 const HALF_OPEN: u64 = 2;
-/// Generations wrap within 62 bits so that they fit beside the state code.
-const GENERATION_MASK: u64 = u64::MAX >> 2;
+/// The bit of [`Machine::word`] set while failures run in a row.
+const FAILING: u64 = 4;
+/// Where the generation starts in [`Machine::word`].
+pub(super) const GENERATION_SHIFT: u32 = 3;
+/// Generations wrap within 61 bits so that they fit beside the state code.
+const GENERATION_MASK: u64 = u64::MAX >> GENERATION_SHIFT;
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
@@ -44,7 +48,6 @@ pub(super) struct Machine<R> {
     /// `failure_ratio` in parts per million, so the trip test is exact integer math.
     ratio_ppm: u64,
     rng: R,
-    window: Window,
     phase: Phase,
     generation: u64,
     consecutive_failures: u32,
@@ -61,7 +64,6 @@ impl<R: Rng> Machine<R> {
     pub(super) fn new(config: BreakerConfig, rng: R) -> Self {
         Self {
             ratio_ppm: ((config.failure_ratio() * 1e6).round() as u64).max(1),
-            window: Window::new(config.window()),
             config,
             rng,
             phase: Phase::Closed,
@@ -72,14 +74,26 @@ impl<R: Rng> Machine<R> {
         }
     }
 
-    /// Generation and state code in one word, for the lock-free closed fast path.
+    /// Generation, whether failures run in a row, and state code in one word, for
+    /// the lock-free closed fast paths.
     pub(super) const fn word(&self) -> u64 {
         let code = match self.phase {
             Phase::Closed => CLOSED,
             Phase::Open { .. } | Phase::Isolated => OPEN,
             Phase::HalfOpen { .. } => HALF_OPEN,
         };
-        (self.generation << 2) | code
+        let failing = if self.consecutive_failures > 0 {
+            FAILING
+        } else {
+            0
+        };
+        (self.generation << GENERATION_SHIFT) | failing | code
+    }
+
+    /// The word of a machine that is closed in `generation` with no failure in a
+    /// row: where a success changes nothing but the window's count.
+    pub(super) const fn quiet_word(generation: u64) -> u64 {
+        (generation << GENERATION_SHIFT) | CLOSED
     }
 
     pub(super) fn acquire(&mut self, now: Instant) -> Result<Permit, Open> {
@@ -138,6 +152,7 @@ impl<R: Rng> Machine<R> {
         feedback: Feedback,
         latency: Duration,
         now: Instant,
+        window: &Window,
     ) -> Option<Transition> {
         if generation != self.generation {
             return None; // issued before the latest transition: not this period's business
@@ -150,7 +165,7 @@ impl<R: Rng> Machine<R> {
             Feedback::Ignore => return self.ignore(),
         };
         match self.phase {
-            Phase::Closed => self.judge_closed(failure, slow, now),
+            Phase::Closed => self.judge_closed(failure, slow, now, window),
             Phase::HalfOpen { .. } if failure => Some(self.trip(now, Cause::ProbeFailed)),
             Phase::HalfOpen {
                 in_flight,
@@ -159,7 +174,7 @@ impl<R: Rng> Machine<R> {
             } => {
                 let succeeded = succeeded.saturating_add(1);
                 if succeeded >= self.config.probes() {
-                    return Some(self.close(now, Cause::ProbesSucceeded));
+                    return Some(self.close(now, Cause::ProbesSucceeded, window));
                 }
                 self.phase = Phase::HalfOpen {
                     in_flight: in_flight.saturating_sub(1),
@@ -189,9 +204,15 @@ impl<R: Rng> Machine<R> {
         None
     }
 
-    fn judge_closed(&mut self, failure: bool, slow: bool, now: Instant) -> Option<Transition> {
-        self.window.advance(now);
-        self.window.add(failure, slow);
+    fn judge_closed(
+        &mut self,
+        failure: bool,
+        slow: bool,
+        now: Instant,
+        window: &Window,
+    ) -> Option<Transition> {
+        window.advance(now);
+        window.add(failure, slow);
         if !failure {
             self.consecutive_failures = 0;
             return None;
@@ -201,7 +222,7 @@ impl<R: Rng> Machine<R> {
         if limit > 0 && self.consecutive_failures >= limit {
             return Some(self.trip(now, Cause::ConsecutiveFailures));
         }
-        let t = self.window.totals();
+        let t = window.totals();
         let enough = t.calls >= u64::from(self.config.minimum_calls());
         if enough && t.failures * 1_000_000 >= self.ratio_ppm * t.calls {
             return Some(self.trip(now, Cause::FailureRatio));
@@ -231,17 +252,17 @@ impl<R: Rng> Machine<R> {
         })
     }
 
-    pub(super) fn reset(&mut self, now: Instant) -> Option<Transition> {
+    pub(super) fn reset(&mut self, now: Instant, window: &Window) -> Option<Transition> {
         let was_closed = matches!(self.phase, Phase::Closed);
-        let t = self.close(now, Cause::Reset);
+        let t = self.close(now, Cause::Reset, window);
         (!was_closed).then_some(t)
     }
 
-    pub(super) fn snapshot(&mut self, now: Instant) -> Snapshot {
+    pub(super) fn snapshot(&mut self, now: Instant, window: &Window) -> Snapshot {
         // Only judged calls fill the window, and only while Closed; sliding it here in
         // any state just lets old counts age out of the report.
-        self.window.advance(now);
-        let t = self.window.totals();
+        window.advance(now);
+        let t = window.totals();
         Snapshot {
             state: self.state(now),
             isolated: matches!(self.phase, Phase::Isolated),
@@ -260,10 +281,10 @@ impl<R: Rng> Machine<R> {
     }
 
     /// Closed, with no failure in the window as of the last call, nor in a row.
-    pub(super) fn is_idle(&self) -> bool {
+    pub(super) fn is_idle(&self, window: &Window) -> bool {
         matches!(self.phase, Phase::Closed)
             && self.consecutive_failures == 0
-            && !self.window.has_failures()
+            && !window.has_failures()
     }
 
     fn enter(&mut self, phase: Phase) {
@@ -290,9 +311,9 @@ impl<R: Rng> Machine<R> {
     }
 
     /// Enters Closed with fresh counts and no open-duration growth.
-    fn close(&mut self, now: Instant, cause: Cause) -> Transition {
+    fn close(&mut self, now: Instant, cause: Cause, window: &Window) -> Transition {
         let from = self.phase.state();
-        self.window.clear();
+        window.clear();
         self.consecutive_failures = 0;
         self.consecutive_trips = 0;
         self.enter(Phase::Closed);

@@ -590,6 +590,28 @@ fn breaker_is_send_sync_and_debug() {
     assert!(format!("{b:?}").starts_with("CircuitBreaker { state: \"closed\", generation: 0"));
 }
 
+/// Successes recorded from four threads at once, over five buckets of the window,
+/// mostly without the lock: every one is counted.
+#[test]
+fn concurrent_successes_are_all_counted() {
+    let t0 = ManualClock::new().now();
+    let b = builder().build().unwrap();
+    std::thread::scope(|s| {
+        for offset in 0..4u64 {
+            let b = &b;
+            s.spawn(move || {
+                for n in 0..5_000u64 {
+                    let now = t0 + Duration::from_millis((n + offset * 3) % 5_000);
+                    let permit = b.try_acquire(now).unwrap();
+                    assert_eq!(b.record(permit, Feedback::Success, LAT, now), None);
+                }
+            });
+        }
+    });
+    let snap = b.snapshot(t0 + Duration::from_secs(5));
+    assert_eq!((snap.calls, snap.failures), (20_000, 0));
+}
+
 /// Two threads acquire and record at random; the transitions they receive, together,
 /// must form one unbroken path through the states, matching the breaker's counters.
 #[test]

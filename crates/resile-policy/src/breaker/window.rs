@@ -1,16 +1,41 @@
 //! The rolling window: ten time buckets, advanced lazily by the `now` of each call.
+//!
+//! Its counts are atomics so that a success while nothing is wrong can be counted
+//! without the breaker's lock ([`Window::try_add_success`]); everything else
+//! (moving the window on, failures, sums) runs under that lock.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Buckets per window. Ten keeps the window accurate to a tenth of its length in 120
 /// bytes, and summing them (done only on a failure) costs nothing.
 const BUCKETS: usize = 10;
 
-#[derive(Debug, Clone, Copy, Default)]
+/// `head` before the first call.
+const NOT_STARTED: u64 = u64::MAX;
+
+#[derive(Debug, Default)]
 struct Bucket {
-    calls: u32,
-    failures: u32,
-    slow: u32,
+    calls: AtomicU32,
+    failures: AtomicU32,
+    slow: AtomicU32,
+}
+
+impl Bucket {
+    fn clear(&self) {
+        self.calls.store(0, Ordering::Relaxed);
+        self.failures.store(0, Ordering::Relaxed);
+        self.slow.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Adds one (saturating) to a count only the lock holder changes.
+fn bump(count: &AtomicU32, by: bool) {
+    if by {
+        let n = count.load(Ordering::Relaxed);
+        count.store(n.saturating_add(1), Ordering::Relaxed);
+    }
 }
 
 /// Counts summed over the window.
@@ -21,80 +46,114 @@ pub(super) struct Totals {
     pub(super) slow: u64,
 }
 
-/// Fixed-size ring of buckets; `head` is the bucket that started at `head_start`.
+/// Fixed-size ring of buckets. Bucket number `k` covers `[origin + k × width,
+/// origin + (k + 1) × width)` and lives at index `k % BUCKETS`; `head` is the
+/// number of the latest.
 #[derive(Debug)]
 pub(super) struct Window {
     buckets: [Bucket; BUCKETS],
-    width: Duration,
-    head: usize,
-    head_start: Option<Instant>,
+    /// Bucket width in nanoseconds (at least 1).
+    width: u64,
+    /// The first `now` seen.
+    origin: OnceLock<Instant>,
+    head: AtomicU64,
 }
 
 impl Window {
     /// An empty window of `length` (at least `BUCKETS` ns, checked by the config).
     pub(super) fn new(length: Duration) -> Self {
+        let width = (length / BUCKETS as u32).as_nanos();
         Self {
-            buckets: [Bucket::default(); BUCKETS],
-            width: (length / BUCKETS as u32).max(Duration::from_nanos(1)),
-            head: 0,
-            head_start: None,
+            buckets: Default::default(),
+            width: u64::try_from(width).unwrap_or(u64::MAX).max(1),
+            origin: OnceLock::new(),
+            head: AtomicU64::new(NOT_STARTED),
         }
+    }
+
+    /// Nanoseconds from the first `now` seen to `now` (0 for earlier instants).
+    fn at(&self, now: Instant) -> u64 {
+        let origin = *self.origin.get_or_init(|| now);
+        u64::try_from(now.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Moves the head to the bucket holding `now`, emptying the buckets passed over.
+    /// Only under the breaker's lock.
     ///
-    /// Instants at or before the head's start (a thread that read the clock a little
+    /// Instants before the head's bucket (a thread that read the clock a little
     /// earlier than another) count in the head bucket.
-    pub(super) fn advance(&mut self, now: Instant) {
-        let Some(start) = self.head_start else {
-            self.head_start = Some(now);
+    pub(super) fn advance(&self, now: Instant) {
+        let at = self.at(now);
+        let head = self.head.load(Ordering::Relaxed);
+        if head == NOT_STARTED {
+            self.head.store(at / self.width, Ordering::Release);
             return;
-        };
-        let elapsed = now.saturating_duration_since(start);
-        if elapsed < self.width {
+        }
+        if at < head.saturating_add(1).saturating_mul(self.width) {
             return; // the common case: same bucket, no division
         }
-        let steps = elapsed.as_nanos() / self.width.as_nanos();
-        if steps >= BUCKETS as u128 {
+        let latest = at / self.width;
+        let steps = latest - head;
+        if steps >= BUCKETS as u64 {
             self.clear();
-            self.head_start = Some(now);
-            return;
+        } else {
+            for k in head + 1..=latest {
+                self.buckets[index(k)].clear();
+            }
         }
-        for _ in 0..steps {
-            self.head = (self.head + 1) % BUCKETS;
-            self.buckets[self.head] = Bucket::default();
-        }
-        // steps < BUCKETS, and steps * width <= elapsed, so this lands at or before `now`.
-        let moved = self.width.saturating_mul(steps as u32);
-        self.head_start = Some(start.checked_add(moved).unwrap_or(now));
+        self.head.store(latest, Ordering::Release);
     }
 
-    /// Counts one judged call in the head bucket.
-    pub(super) fn add(&mut self, failure: bool, slow: bool) {
-        let b = &mut self.buckets[self.head];
-        b.calls = b.calls.saturating_add(1);
-        b.failures = b.failures.saturating_add(u32::from(failure));
-        b.slow = b.slow.saturating_add(u32::from(slow));
+    /// Counts one judged call in the head bucket. Only under the breaker's lock.
+    pub(super) fn add(&self, failure: bool, slow: bool) {
+        let b = &self.buckets[index(self.head.load(Ordering::Relaxed))];
+        b.calls.fetch_add(1, Ordering::Relaxed);
+        bump(&b.failures, failure);
+        bump(&b.slow, slow);
+    }
+
+    /// Counts a success at `now` without the lock when `now` falls in the head
+    /// bucket (or before it); `false` when the window must move on first.
+    ///
+    /// Racing the lock holder moving the window on, the success may count in the
+    /// bucket before or after its own: within a tenth of the window.
+    pub(super) fn try_add_success(&self, now: Instant) -> bool {
+        let head = self.head.load(Ordering::Acquire);
+        if head == NOT_STARTED || self.at(now) >= head.saturating_add(1).saturating_mul(self.width)
+        {
+            return false;
+        }
+        self.buckets[index(head)]
+            .calls
+            .fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// The sums over every bucket.
     pub(super) fn totals(&self) -> Totals {
+        let load = |c: &AtomicU32| u64::from(c.load(Ordering::Relaxed));
         self.buckets.iter().fold(Totals::default(), |t, b| Totals {
-            calls: t.calls + u64::from(b.calls),
-            failures: t.failures + u64::from(b.failures),
-            slow: t.slow + u64::from(b.slow),
+            calls: t.calls + load(&b.calls),
+            failures: t.failures + load(&b.failures),
+            slow: t.slow + load(&b.slow),
         })
     }
 
     /// Whether any bucket holds a failure.
     pub(super) fn has_failures(&self) -> bool {
-        self.buckets.iter().any(|b| b.failures > 0)
+        self.buckets
+            .iter()
+            .any(|b| b.failures.load(Ordering::Relaxed) > 0)
     }
 
     /// Forgets every count; bucket boundaries stay where they are.
-    pub(super) fn clear(&mut self) {
-        self.buckets = [Bucket::default(); BUCKETS];
+    pub(super) fn clear(&self) {
+        self.buckets.iter().for_each(Bucket::clear);
     }
+}
+
+const fn index(bucket: u64) -> usize {
+    (bucket % BUCKETS as u64) as usize
 }
 
 #[cfg(test)]
@@ -105,7 +164,7 @@ mod tests {
     #[test]
     fn buckets_expire_one_tenth_at_a_time() {
         let t0 = ManualClock::new().now();
-        let mut w = Window::new(Duration::from_secs(10));
+        let w = Window::new(Duration::from_secs(10));
         w.advance(t0);
         w.add(true, false);
         w.advance(t0 + Duration::from_millis(1500));
@@ -137,9 +196,33 @@ mod tests {
     }
 
     #[test]
+    fn a_success_counts_without_the_lock_only_in_the_head_bucket() {
+        let t0 = ManualClock::new().now();
+        let w = Window::new(Duration::from_secs(10));
+        assert!(!w.try_add_success(t0), "not started");
+        w.advance(t0); // buckets start here: [0 s, 1 s), [1 s, 2 s), ...
+        w.advance(t0 + Duration::from_millis(1500));
+        w.add(true, false);
+        assert!(w.try_add_success(t0 + Duration::from_millis(1999)));
+        assert!(w.try_add_success(t0), "earlier: the head bucket");
+        assert!(
+            !w.try_add_success(t0 + Duration::from_secs(2)),
+            "next bucket"
+        );
+        assert_eq!((w.totals().calls, w.totals().failures), (3, 1));
+        // Counted in bucket [1 s, 2 s): gone with it at 11 s.
+        w.advance(t0 + Duration::from_millis(10_999));
+        assert_eq!(w.totals().calls, 3);
+        w.advance(t0 + Duration::from_secs(11));
+        assert_eq!(w.totals(), Totals::default());
+        assert!(w.try_add_success(t0 + Duration::from_secs(11)));
+        assert_eq!(w.totals().calls, 1);
+    }
+
+    #[test]
     fn long_gaps_and_earlier_instants_are_safe() {
         let t0 = ManualClock::new().now();
-        let mut w = Window::new(Duration::from_secs(10));
+        let w = Window::new(Duration::from_secs(10));
         w.advance(t0 + Duration::from_secs(5));
         w.add(true, false);
         w.advance(t0); // earlier: counts in the head bucket
