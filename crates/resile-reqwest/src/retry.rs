@@ -154,6 +154,9 @@ impl RetryMiddleware {
     }
 }
 
+/// The budget of a layer without one (made once: a budget is a few hundred bytes).
+static UNLIMITED: RetryBudget = RetryBudget::unlimited();
+
 /// `Idempotency-Key`, which makes a POST or PATCH safe to resend.
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -181,10 +184,9 @@ impl Retrying<'_> {
         now: Instant,
         result: &reqwest_middleware::Result<Response>,
     ) -> Option<Duration> {
-        let unlimited = RetryBudget::unlimited();
         let budget = host
             .and_then(|h| self.retry.budget_in(h))
-            .unwrap_or(&unlimited);
+            .unwrap_or(&UNLIMITED);
         if number == 1 && c.is_success() {
             budget.deposit(now);
         }
