@@ -7,7 +7,10 @@
 //! of 20 000 requests per client, order rotating per round, with each of resile's
 //! layers alone as extra clients) prints per-request medians, the difference and
 //! ratio against bare, allocations per request, and the bytes of per-request future
-//! state the client's layers keep (see `FutureSize`).
+//! state the client's layers keep (see `FutureSize`); then resile ÷ reqwest-retry,
+//! as a ratio of medians and as the median of the per-round ratios, with resile's
+//! defaults and without the per-attempt timeout and deadline (which reqwest-retry
+//! does not have).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -18,8 +21,10 @@ use reqwest::Url;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
-use resile_benches::clients::{Contender, layers_alone, resile_service};
-use resile_benches::harness::{list_mode, median, now, per_item_ns, quick_mode};
+use resile_benches::clients::{
+    Contender, layers_alone, resile_service, resile_service_without_timeouts,
+};
+use resile_benches::harness::{list_mode, median, median_f64, now, per_item_ns, quick_mode};
 use resile_benches::stub::Stub;
 use resile_test_support::FutureSize;
 use tokio::runtime::Runtime;
@@ -122,6 +127,15 @@ fn entrants() -> Vec<Entrant> {
             layers: vec![Arc::new(service.middleware())],
         },
         Entrant {
+            name: "  no attempt timeout/deadline".into(),
+            token: Contender::Resile,
+            layers: vec![Arc::new(
+                resile_service_without_timeouts(HOST)
+                    .expect("valid resile configuration")
+                    .middleware(),
+            )],
+        },
+        Entrant {
             name: "  as 5 separate layers".into(),
             token: Contender::Resile,
             layers: service.middlewares(),
@@ -154,6 +168,18 @@ fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
             per_round[i].push(start.elapsed());
         }
     }
+    // resile ÷ reqwest-retry within each round (run next to each other), so that
+    // the machine's drift between rounds cancels out.
+    let mut paired: Vec<f64> = per_round[2]
+        .iter()
+        .zip(&per_round[1])
+        .map(|(r, rr)| r.as_secs_f64() / rr.as_secs_f64())
+        .collect();
+    let mut paired_lean: Vec<f64> = per_round[3]
+        .iter()
+        .zip(&per_round[1])
+        .map(|(r, rr)| r.as_secs_f64() / rr.as_secs_f64())
+        .collect();
     let ns: Vec<f64> = per_round
         .iter_mut()
         .map(|xs| per_item_ns(median(xs), batch))
@@ -162,13 +188,13 @@ fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
         "\nmiddleware overhead vs a stub terminal: {rounds} rounds x {batch} sequential GETs per client, order rotated per round; median per request"
     );
     println!(
-        "{:<18} {:>8} {:>11} {:>8} {:>11} {:>10}",
+        "{:<30} {:>8} {:>11} {:>8} {:>11} {:>10}",
         "client", "ns/req", "vs bare ns", "ratio", "allocs/req", "future B"
     );
     for (i, (e, client)) in entrants.iter().zip(&clients).enumerate() {
         let allocs = allocation_counter::measure(|| rt.block_on(run(e.token, client, url, 100)));
         println!(
-            "{:<18} {:>8.0} {:>+11.0} {:>8.3} {:>11.1} {:>10}",
+            "{:<30} {:>8.0} {:>+11.0} {:>8.3} {:>11.1} {:>10}",
             e.name,
             ns[i],
             ns[i] - ns[0],
@@ -178,9 +204,16 @@ fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
         );
     }
     println!(
-        "resile vs reqwest-retry: {:+.0} ns/req ({:.3}x)",
+        "resile vs reqwest-retry: {:+.0} ns/req ({:.3}x); per round, median {:.3}x",
         ns[2] - ns[1],
-        ns[2] / ns[1]
+        ns[2] / ns[1],
+        median_f64(&mut paired)
+    );
+    println!(
+        "resile without attempt timeout/deadline vs reqwest-retry: {:+.0} ns/req ({:.3}x); per round, median {:.3}x",
+        ns[3] - ns[1],
+        ns[3] / ns[1],
+        median_f64(&mut paired_lean)
     );
 }
 
