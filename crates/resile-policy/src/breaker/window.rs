@@ -46,12 +46,18 @@ pub(super) struct Totals {
     pub(super) slow: u64,
 }
 
+/// The buckets, on cache lines of their own: the counts written on every call
+/// must not share a line with what every call reads (`head`, the breaker's word).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Buckets([Bucket; BUCKETS]);
+
 /// Fixed-size ring of buckets. Bucket number `k` covers `[origin + k × width,
 /// origin + (k + 1) × width)` and lives at index `k % BUCKETS`; `head` is the
 /// number of the latest.
 #[derive(Debug)]
 pub(super) struct Window {
-    buckets: [Bucket; BUCKETS],
+    buckets: Buckets,
     /// Bucket width in nanoseconds (at least 1).
     width: u64,
     /// The first `now` seen.
@@ -98,7 +104,7 @@ impl Window {
             self.clear();
         } else {
             for k in head + 1..=latest {
-                self.buckets[index(k)].clear();
+                self.buckets.0[index(k)].clear();
             }
         }
         self.head.store(latest, Ordering::Release);
@@ -106,7 +112,7 @@ impl Window {
 
     /// Counts one judged call in the head bucket. Only under the breaker's lock.
     pub(super) fn add(&self, failure: bool, slow: bool) {
-        let b = &self.buckets[index(self.head.load(Ordering::Relaxed))];
+        let b = &self.buckets.0[index(self.head.load(Ordering::Relaxed))];
         b.calls.fetch_add(1, Ordering::Relaxed);
         bump(&b.failures, failure);
         bump(&b.slow, slow);
@@ -123,7 +129,7 @@ impl Window {
         {
             return false;
         }
-        self.buckets[index(head)]
+        self.buckets.0[index(head)]
             .calls
             .fetch_add(1, Ordering::Relaxed);
         true
@@ -132,7 +138,7 @@ impl Window {
     /// The sums over every bucket.
     pub(super) fn totals(&self) -> Totals {
         let load = |c: &AtomicU32| u64::from(c.load(Ordering::Relaxed));
-        self.buckets.iter().fold(Totals::default(), |t, b| Totals {
+        self.buckets.0.iter().fold(Totals::default(), |t, b| Totals {
             calls: t.calls + load(&b.calls),
             failures: t.failures + load(&b.failures),
             slow: t.slow + load(&b.slow),
@@ -142,13 +148,14 @@ impl Window {
     /// Whether any bucket holds a failure.
     pub(super) fn has_failures(&self) -> bool {
         self.buckets
+            .0
             .iter()
             .any(|b| b.failures.load(Ordering::Relaxed) > 0)
     }
 
     /// Forgets every count; bucket boundaries stay where they are.
     pub(super) fn clear(&self) {
-        self.buckets.iter().for_each(Bucket::clear);
+        self.buckets.0.iter().for_each(Bucket::clear);
     }
 }
 
