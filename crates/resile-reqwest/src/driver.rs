@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 use crate::breaker::Admitted;
 use crate::device_gate::{DeviceState, Entered as DeviceEntry, Gate};
-use crate::hosts::{Host, Hosts};
+use crate::hosts::{Host, HostRef, Hosts};
 use crate::pace::{Paced, Pass};
 use crate::parts::{authority, classify_now, classify_result, copy_request};
 use crate::retry::{Retrying, finish};
@@ -75,7 +75,7 @@ struct Logical<'a> {
     /// The auth layer, when it attaches a token to this request's host.
     auth: Option<&'a AuthMiddleware>,
     /// The host's budget, breaker and pace, looked up once for every layer.
-    host: Option<Arc<Host>>,
+    host: Option<HostRef<'a>>,
     retrying: Option<Retrying<'a>>,
     method: Method,
 }

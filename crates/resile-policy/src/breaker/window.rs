@@ -138,11 +138,14 @@ impl Window {
     /// The sums over every bucket.
     pub(super) fn totals(&self) -> Totals {
         let load = |c: &AtomicU32| u64::from(c.load(Ordering::Relaxed));
-        self.buckets.0.iter().fold(Totals::default(), |t, b| Totals {
-            calls: t.calls + load(&b.calls),
-            failures: t.failures + load(&b.failures),
-            slow: t.slow + load(&b.slow),
-        })
+        self.buckets
+            .0
+            .iter()
+            .fold(Totals::default(), |t, b| Totals {
+                calls: t.calls + load(&b.calls),
+                failures: t.failures + load(&b.failures),
+                slow: t.slow + load(&b.slow),
+            })
     }
 
     /// Whether any bucket holds a failure.

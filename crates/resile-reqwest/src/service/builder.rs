@@ -111,6 +111,10 @@ impl fmt::Debug for ServiceBuilder {
 impl ServiceBuilder {
     /// The hosts (`host` or `host:port`) this service talks to; the token goes to
     /// these only.
+    ///
+    /// Their per-host state (retry budget, breaker, pace) is kept for the
+    /// service's life, outside the `max_hosts` bound and never evicted, and found
+    /// without a lock; requests to other hosts are tracked in the bounded part.
     pub fn hosts<I>(mut self, hosts: I) -> Self
     where
         I: IntoIterator,
@@ -283,7 +287,7 @@ impl ServiceBuilder {
             breaker.as_ref().map(BreakerMiddleware::hosts),
             pacing.as_ref().map(PacingMiddleware::hosts),
         ];
-        if let Some(one) = Hosts::share(tables.into_iter().flatten()) {
+        if let Some(one) = Hosts::share(tables.into_iter().flatten(), &self.hosts) {
             retry.iter_mut().for_each(|r| r.share(&one));
             breaker.iter_mut().for_each(|b| b.share(&one));
             pacing.iter_mut().for_each(|p| p.share(&one));
