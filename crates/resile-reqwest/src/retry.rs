@@ -372,7 +372,8 @@ impl RetryBuilder {
     /// How many hosts' budgets to keep (default 1024; least recently used go
     /// first, hosts whose breaker or pace is busy last). In a
     /// [`Service`](crate::Service) the layers keep their per-host state in one
-    /// table, as large as the largest of their `max_hosts`.
+    /// table, as large as the largest of their `max_hosts`, and the service's
+    /// own [`hosts`](crate::ServiceBuilder::hosts) are kept on top of it.
     pub fn max_hosts(mut self, n: NonZeroUsize) -> Self {
         self.max_hosts = n;
         self

@@ -54,7 +54,8 @@ impl BreakerMiddlewareBuilder {
     /// How many hosts' breakers to keep (default 1024). When full, idle (closed,
     /// failure-free) breakers are forgotten first, least recently used first.
     /// In a [`Service`](crate::Service) the layers keep their per-host state in
-    /// one table, as large as the largest of their `max_hosts`.
+    /// one table, as large as the largest of their `max_hosts`, and the
+    /// service's own [`hosts`](crate::ServiceBuilder::hosts) are kept on top of it.
     pub fn max_hosts(mut self, n: NonZeroUsize) -> Self {
         self.max_hosts = n;
         self

@@ -142,7 +142,8 @@ impl BreakerMiddleware {
     }
 
     /// Hosts tracked now (at most `max_hosts`; in a [`Service`](crate::Service),
-    /// the hosts its layers track together).
+    /// the hosts its layers track together: its own hosts, always, and at most
+    /// `max_hosts` others).
     pub fn tracked_hosts(&self) -> usize {
         self.hosts.len()
     }
