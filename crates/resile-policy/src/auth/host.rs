@@ -164,6 +164,12 @@ enum Scheme {
 
 impl Scheme {
     fn of(scheme: &str) -> Self {
+        // A URL's scheme is lower case: compare exactly first.
+        match scheme {
+            "https" | "wss" => return Self::Secure,
+            "http" | "ws" => return Self::Plain,
+            _ => {}
+        }
         let is = |s: &str| scheme.eq_ignore_ascii_case(s);
         if is("https") || is("wss") {
             Self::Secure
