@@ -163,9 +163,14 @@ impl RetryBudget {
 
     /// The slot number of `now`: whole slots since the first `now` seen.
     fn slot_of(&self, now: Instant) -> u64 {
+        self.nanos_of(now) / self.slot_nanos
+    }
+
+    /// Nanoseconds from the first `now` seen to `now` (0 for earlier instants).
+    fn nanos_of(&self, now: Instant) -> u64 {
         let origin = *self.origin.get_or_init(|| now);
         let nanos = now.saturating_duration_since(origin).as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX) / self.slot_nanos
+        u64::try_from(nanos).unwrap_or(u64::MAX)
     }
 
     /// Takes the lock and moves the window to `now` (never backwards): the
@@ -207,9 +212,9 @@ impl RetryBudget {
         // an older time counts as the latest), as it does for all but the first
         // deposit of each slot. A deposit that races a window moving on by a
         // whole window may count in the new slot: one token in a window's worth.
-        let slot = self.slot_of(now);
         let current = self.current.load(Ordering::Acquire);
-        if slot <= current {
+        let current_ends = current.saturating_add(1).saturating_mul(self.slot_nanos);
+        if self.nanos_of(now) < current_ends {
             self.deposits[index(current)].fetch_add(1, Ordering::Relaxed);
             return;
         }
