@@ -1,10 +1,11 @@
 //! A retry budget shared by every request to one host; the essay is on [`RetryBudget`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::ConfigError;
+use crate::origin::Origin;
 
 /// Number of slots in the rolling window.
 const SLOTS: usize = 10;
@@ -111,7 +112,7 @@ pub struct RetryBudget {
     slot_nanos: u64,
     unlimited: bool,
     /// The first `now` seen; slot numbers count from it.
-    origin: OnceLock<Instant>,
+    origin: Origin,
     /// The latest slot number seen (moved on only under `withdrawals`' lock).
     current: AtomicU64,
     /// Deposits per slot: counted without the lock while the slot is current.
@@ -154,7 +155,7 @@ impl RetryBudget {
             floor: min_per_second as f64 * window.as_secs_f64(),
             slot_nanos: (window.as_nanos() / SLOTS as u128) as u64,
             unlimited: false,
-            origin: OnceLock::new(),
+            origin: Origin::new(),
             current: AtomicU64::new(0),
             deposits: [const { AtomicU64::new(0) }; SLOTS],
             withdrawals: Mutex::new([0; SLOTS]),
@@ -163,14 +164,7 @@ impl RetryBudget {
 
     /// The slot number of `now`: whole slots since the first `now` seen.
     fn slot_of(&self, now: Instant) -> u64 {
-        self.nanos_of(now) / self.slot_nanos
-    }
-
-    /// Nanoseconds from the first `now` seen to `now` (0 for earlier instants).
-    fn nanos_of(&self, now: Instant) -> u64 {
-        let origin = *self.origin.get_or_init(|| now);
-        let nanos = now.saturating_duration_since(origin).as_nanos();
-        u64::try_from(nanos).unwrap_or(u64::MAX)
+        self.origin.nanos(now) / self.slot_nanos
     }
 
     /// Takes the lock and moves the window to `now` (never backwards): the
@@ -214,7 +208,7 @@ impl RetryBudget {
         // whole window may count in the new slot: one token in a window's worth.
         let current = self.current.load(Ordering::Acquire);
         let current_ends = current.saturating_add(1).saturating_mul(self.slot_nanos);
-        if self.nanos_of(now) < current_ends {
+        if self.origin.nanos(now) < current_ends {
             self.deposits[index(current)].fetch_add(1, Ordering::Relaxed);
             return;
         }

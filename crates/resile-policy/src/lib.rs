@@ -24,6 +24,7 @@ mod budget;
 pub mod classify;
 mod clock;
 mod error;
+mod origin;
 mod registry;
 pub mod retry;
 mod rng;

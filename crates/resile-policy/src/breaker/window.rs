@@ -4,9 +4,10 @@
 //! without the breaker's lock ([`Window::try_add_success`]); everything else
 //! (moving the window on, failures, sums) runs under that lock.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::origin::Origin;
 
 /// Buckets per window. Ten keeps the window accurate to a tenth of its length in 120
 /// bytes, and summing them (done only on a failure) costs nothing.
@@ -61,7 +62,7 @@ pub(super) struct Window {
     /// Bucket width in nanoseconds (at least 1).
     width: u64,
     /// The first `now` seen.
-    origin: OnceLock<Instant>,
+    origin: Origin,
     head: AtomicU64,
 }
 
@@ -72,15 +73,9 @@ impl Window {
         Self {
             buckets: Default::default(),
             width: u64::try_from(width).unwrap_or(u64::MAX).max(1),
-            origin: OnceLock::new(),
+            origin: Origin::new(),
             head: AtomicU64::new(NOT_STARTED),
         }
-    }
-
-    /// Nanoseconds from the first `now` seen to `now` (0 for earlier instants).
-    fn at(&self, now: Instant) -> u64 {
-        let origin = *self.origin.get_or_init(|| now);
-        u64::try_from(now.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Moves the head to the bucket holding `now`, emptying the buckets passed over.
@@ -89,7 +84,7 @@ impl Window {
     /// Instants before the head's bucket (a thread that read the clock a little
     /// earlier than another) count in the head bucket.
     pub(super) fn advance(&self, now: Instant) {
-        let at = self.at(now);
+        let at = self.origin.nanos(now);
         let head = self.head.load(Ordering::Relaxed);
         if head == NOT_STARTED {
             self.head.store(at / self.width, Ordering::Release);
@@ -125,7 +120,8 @@ impl Window {
     /// bucket before or after its own: within a tenth of the window.
     pub(super) fn try_add_success(&self, now: Instant) -> bool {
         let head = self.head.load(Ordering::Acquire);
-        if head == NOT_STARTED || self.at(now) >= head.saturating_add(1).saturating_mul(self.width)
+        if head == NOT_STARTED
+            || self.origin.nanos(now) >= head.saturating_add(1).saturating_mul(self.width)
         {
             return false;
         }
