@@ -45,7 +45,9 @@ pub(crate) fn copy_request(req: &Request) -> Option<Request> {
         return req.try_clone();
     }
     let mut copy = Request::new(req.method().clone(), req.url().clone());
-    *copy.headers_mut() = req.headers().clone();
+    if !req.headers().is_empty() {
+        *copy.headers_mut() = req.headers().clone();
+    }
     *copy.version_mut() = req.version();
     if let Some(timeout) = req.timeout() {
         *copy.timeout_mut() = Some(*timeout);

@@ -45,6 +45,9 @@ use crate::ConfigError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routes {
     prefix: String,
+    /// What every device route's literal prefix starts with: one comparison
+    /// rejects most host routes.
+    lead: String,
     device: Vec<Pattern>,
     id_only: Vec<Pattern>,
 }
@@ -83,6 +86,7 @@ enum Segment {
 static DEFAULT: LazyLock<Routes> = LazyLock::new(|| {
     let mut routes = Routes {
         prefix: String::new(),
+        lead: String::new(),
         device: Vec::new(),
         id_only: Vec::new(),
     };
@@ -94,6 +98,7 @@ static DEFAULT: LazyLock<Routes> = LazyLock::new(|| {
     add(&mut routes.device, "/v2/subscriptions/{device}/**", true);
     add(&mut routes.id_only, "/v3/devices/{device}/**", false);
     add(&mut routes.id_only, "/v3/devices/{device}", false);
+    routes.lead = routes.common_lead();
     routes
 });
 
@@ -122,10 +127,11 @@ impl Routes {
         // Most paths are host routes: reject them on the literal prefixes alone,
         // before any scanning (a query string cannot precede a literal prefix).
         let rest = strip_literal(path, &self.prefix).unwrap_or("");
-        if !self
-            .device
-            .iter()
-            .any(|p| rest.starts_with(p.literal_prefix.as_str()))
+        if !rest.as_bytes().starts_with(self.lead.as_bytes())
+            || !self
+                .device
+                .iter()
+                .any(|p| rest.starts_with(p.literal_prefix.as_str()))
         {
             return Route::Host;
         }
@@ -151,6 +157,29 @@ impl Routes {
             .chain(&self.id_only)
             .find_map(|p| p.matches(path))
             .flatten()
+    }
+
+    /// The longest prefix common to every device route's literal prefix (empty
+    /// without device routes: nothing to reject early).
+    fn common_lead(&self) -> String {
+        let mut prefixes = self.device.iter().map(|p| p.literal_prefix.as_str());
+        let Some(first) = prefixes.next() else {
+            return String::new();
+        };
+        let len = prefixes.fold(first.len(), |len, p| {
+            first
+                .bytes()
+                .zip(p.bytes())
+                .take(len)
+                .take_while(|(a, b)| a == b)
+                .count()
+        });
+        // Whole characters only (the prefixes are paths, possibly not ASCII).
+        let len = (0..=len)
+            .rev()
+            .find(|&i| first.is_char_boundary(i))
+            .unwrap_or(0);
+        first[..len].to_owned()
     }
 
     fn strip<'p>(&self, path: &'p str) -> Option<&'p str> {
@@ -215,7 +244,11 @@ impl RoutesBuilder {
     pub fn build(self) -> Result<Routes, ConfigError> {
         match self.error {
             Some(e) => Err(e),
-            None => Ok(self.routes),
+            None => {
+                let mut routes = self.routes;
+                routes.lead = routes.common_lead();
+                Ok(routes)
+            }
         }
     }
 
@@ -377,5 +410,53 @@ mod tests {
         ));
         let r = Routes::builder().clear().build().unwrap();
         assert_eq!(r.route(&format!("/v2/device-requests/{D}")), Route::Host);
+    }
+
+    #[test]
+    fn routes_outside_the_defaults_lead_are_still_found() {
+        // The early rejection compares against what all device routes share: a
+        // route added beside the `/v2/` defaults must widen it.
+        let r = Routes::builder()
+            .device_route("/things/{device}/commands")
+            .device_route("/v2/élan/{device}")
+            .build()
+            .unwrap();
+        assert_eq!(r.lead, "/");
+        assert_eq!(
+            r.route(&format!("/things/{D}/commands")),
+            Route::Device {
+                id: Some(D),
+                queue_429: true
+            }
+        );
+        assert_eq!(
+            r.route("/v2/élan/x"),
+            Route::Device {
+                id: Some("x"),
+                queue_429: true
+            }
+        );
+        assert!(matches!(
+            r.route(&format!("/v2/endpoints/{D}/3")),
+            Route::Device { .. }
+        ));
+        assert_eq!(Routes::standard().lead, "/v2/");
+        let only = Routes::builder()
+            .clear()
+            .device_route("/v2/é/{device}")
+            .device_route("/v2/è/{device}")
+            .build()
+            .unwrap();
+        // Both start with the same first byte of a two-byte character: the lead
+        // stops before it.
+        assert_eq!(only.lead, "/v2/");
+        assert_eq!(
+            only.route("/v2/è/d"),
+            Route::Device {
+                id: Some("d"),
+                queue_429: true
+            }
+        );
+        assert_eq!(Routes::builder().clear().build().unwrap().lead, "");
     }
 }
