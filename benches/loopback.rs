@@ -47,11 +47,13 @@ async fn start_sim() -> SimHandle {
         .expect("the simulator starts")
 }
 
+/// Every contender's client times out at 10 s (resile's per-attempt default).
+fn http_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(Duration::from_secs(10))
+}
+
 fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a reqwest client")
+    http_builder().build().expect("a reqwest client")
 }
 
 /// The three contenders, then each of resile's layers alone.
@@ -62,7 +64,7 @@ fn entrants(authority: &str) -> Vec<Entrant> {
             name: c.name().to_owned(),
             token: c,
             client: c
-                .builder(http(), authority, true)
+                .builder(http_builder(), authority, true)
                 .expect("valid resile configuration")
                 .build(),
         })

@@ -26,6 +26,7 @@ use resile_benches::clients::{
 };
 use resile_benches::harness::{list_mode, median, median_f64, now, per_item_ns, quick_mode};
 use resile_benches::stub::Stub;
+use resile_reqwest::RetryMiddleware;
 use resile_test_support::FutureSize;
 use tokio::runtime::Runtime;
 
@@ -41,7 +42,7 @@ fn runtime() -> Runtime {
 
 fn stub_client(contender: Contender) -> ClientWithMiddleware {
     contender
-        .builder(reqwest::Client::new(), HOST, false)
+        .builder(reqwest::Client::builder(), HOST, false)
         .expect("valid resile configuration")
         .with(Stub::ok())
         .build()
@@ -83,11 +84,24 @@ struct Entrant {
     /// How its requests carry the token (resile's auth layer adds it itself).
     token: Contender,
     layers: Vec<Arc<dyn Middleware>>,
+    /// reqwest's own timeout on the client beneath (resile's, built the way
+    /// `Service::client_builder` does: the per-attempt timeout).
+    http_timeout: Option<Duration>,
 }
 
 impl Entrant {
+    fn http(&self) -> reqwest::Client {
+        let b = reqwest::Client::builder();
+        match self.http_timeout {
+            Some(t) => b.timeout(t),
+            None => b,
+        }
+        .build()
+        .expect("a reqwest client")
+    }
+
     fn client(&self) -> ClientWithMiddleware {
-        let mut b = ClientBuilder::new(reqwest::Client::new());
+        let mut b = ClientBuilder::new(self.http());
         for l in &self.layers {
             b = b.with_arc(Arc::clone(l));
         }
@@ -97,7 +111,7 @@ impl Entrant {
     /// Bytes of per-request future state over all its layers.
     fn future_bytes(&self, rt: &Runtime, url: &Url) -> usize {
         let probes: Vec<FutureSize> = self.layers.iter().map(|_| FutureSize::default()).collect();
-        let mut b = ClientBuilder::new(reqwest::Client::new());
+        let mut b = ClientBuilder::new(self.http());
         for (l, p) in self.layers.iter().zip(&probes) {
             b = b.with(p.clone()).with_arc(Arc::clone(l));
         }
@@ -110,21 +124,27 @@ impl Entrant {
 fn entrants() -> Vec<Entrant> {
     let policy = ExponentialBackoff::builder().build_with_max_retries(3);
     let service = resile_service(HOST, false).expect("valid resile configuration");
+    let attempt_timeout = service.retry().and_then(RetryMiddleware::attempt_timeout);
     let mut out = vec![
         Entrant {
             name: "bare".into(),
             token: Contender::Bare,
             layers: Vec::new(),
+            http_timeout: None,
         },
         Entrant {
             name: "reqwest-retry".into(),
             token: Contender::ReqwestRetry,
             layers: vec![Arc::new(RetryTransientMiddleware::new_with_policy(policy))],
+            http_timeout: None,
         },
         Entrant {
             name: "resile".into(),
             token: Contender::Resile,
-            layers: vec![Arc::new(service.middleware())],
+            layers: vec![Arc::new(
+                service.middleware().with_client_timeout(attempt_timeout),
+            )],
+            http_timeout: attempt_timeout,
         },
         Entrant {
             name: "  no attempt timeout/deadline".into(),
@@ -134,11 +154,21 @@ fn entrants() -> Vec<Entrant> {
                     .expect("valid resile configuration")
                     .middleware(),
             )],
+            http_timeout: None,
+        },
+        Entrant {
+            // `Service::client(prebuilt)` or `attach`: reqwest's client has no
+            // timeout of its own, so each attempt carries one (a map per request).
+            name: "  over a client built apart".into(),
+            token: Contender::Resile,
+            layers: vec![Arc::new(service.middleware())],
+            http_timeout: None,
         },
         Entrant {
             name: "  as 5 separate layers".into(),
             token: Contender::Resile,
             layers: service.middlewares(),
+            http_timeout: None,
         },
     ];
     for (name, token, layer) in layers_alone(&service) {
@@ -146,6 +176,7 @@ fn entrants() -> Vec<Entrant> {
             name,
             token,
             layers: vec![layer],
+            http_timeout: None,
         });
     }
     out
@@ -169,16 +200,16 @@ fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
         }
     }
     // resile ÷ reqwest-retry within each round (run next to each other), so that
-    // the machine's drift between rounds cancels out.
-    let mut paired: Vec<f64> = per_round[2]
-        .iter()
-        .zip(&per_round[1])
-        .map(|(r, rr)| r.as_secs_f64() / rr.as_secs_f64())
-        .collect();
-    let mut paired_lean: Vec<f64> = per_round[3]
-        .iter()
-        .zip(&per_round[1])
-        .map(|(r, rr)| r.as_secs_f64() / rr.as_secs_f64())
+    // the machine's drift between rounds cancels out: resile's rows 2..=4.
+    let paired: Vec<f64> = (2..=4)
+        .map(|i| {
+            let mut ratios: Vec<f64> = per_round[i]
+                .iter()
+                .zip(&per_round[1])
+                .map(|(r, rr)| r.as_secs_f64() / rr.as_secs_f64())
+                .collect();
+            median_f64(&mut ratios)
+        })
         .collect();
     let ns: Vec<f64> = per_round
         .iter_mut()
@@ -203,18 +234,18 @@ fn side_by_side(rt: &Runtime, url: &Url, quick: bool) {
             e.future_bytes(rt, url)
         );
     }
-    println!(
-        "resile vs reqwest-retry: {:+.0} ns/req ({:.3}x); per round, median {:.3}x",
-        ns[2] - ns[1],
-        ns[2] / ns[1],
-        median_f64(&mut paired)
-    );
-    println!(
-        "resile without attempt timeout/deadline vs reqwest-retry: {:+.0} ns/req ({:.3}x); per round, median {:.3}x",
-        ns[3] - ns[1],
-        ns[3] / ns[1],
-        median_f64(&mut paired_lean)
-    );
+    for (i, what) in [
+        (2, "resile"),
+        (3, "resile without attempt timeout/deadline"),
+        (4, "resile over a client built apart"),
+    ] {
+        println!(
+            "{what} vs reqwest-retry: {:+.0} ns/req ({:.3}x); per round, median {:.3}x",
+            ns[i] - ns[1],
+            ns[i] / ns[1],
+            paired[i - 2]
+        );
+    }
 }
 
 fn main() {

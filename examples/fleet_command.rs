@@ -51,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .build()?;
     let service = resilience.service("device-management").expect("configured");
-    let client = service.client(reqwest::Client::new());
+    let client = service.build_client(reqwest::Client::builder())?;
 
     println!(
         "{DEVICES} devices: {} healthy, {FULL} with a full queue, {OFFLINE} offline; queues drain 1 command/s",

@@ -14,8 +14,12 @@ fn ms(n: u64) -> Duration {
 
 /// resile's full stack for the simulator, with short waits for a quick test.
 fn client(sim: &SimHandle, attempt_timeout: Duration) -> ClientWithMiddleware {
+    service(sim, attempt_timeout, 5).client(reqwest::Client::new())
+}
+
+fn service(sim: &SimHandle, attempt_timeout: Duration, attempts: u32) -> resile_reqwest::Service {
     let retry = RetryMiddleware::builder()
-        .max_attempts(5)
+        .max_attempts(attempts)
         .attempt_timeout(Some(attempt_timeout))
         .deadline(Some(Duration::from_secs(10)))
         .backoff(
@@ -36,8 +40,9 @@ fn client(sim: &SimHandle, attempt_timeout: Duration) -> ClientWithMiddleware {
         })
         .build()
         .unwrap()
-        .client("dm", reqwest::Client::new())
+        .service("dm")
         .unwrap()
+        .clone()
 }
 
 async fn sim(fault: TimedFault) -> SimHandle {
@@ -123,6 +128,31 @@ async fn a_slow_answer_times_out_and_the_retry_succeeds() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(resp.extensions().get::<Attempts>().unwrap().count() >= 2);
+}
+
+#[tokio::test]
+async fn a_client_built_with_the_attempt_timeout_times_attempts_out_itself() {
+    // `build_client` leaves the per-attempt timeout to reqwest's client (no
+    // timeout of the request's own): a hung attempt still ends at 200 ms, and the
+    // caller gets reqwest's own timeout error.
+    let sim = sim(TimedFault::new(Fault::Slow {
+        delay: Duration::from_secs(5),
+    }))
+    .await;
+    let c = service(&sim, ms(200), 2)
+        .build_client(reqwest::Client::builder())
+        .unwrap();
+    let clock = resile_reqwest::TokioClock; // real time: these tests are not paused
+    let started = resile_policy::Clock::now(&clock);
+    let err = c
+        .get(format!("{}/v3/devices?limit=2", sim.base_url()))
+        .send()
+        .await
+        .unwrap_err();
+    let took = resile_policy::Clock::now(&clock) - started;
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(took >= ms(400) && took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(sim.stats().total(), 2, "both attempts were sent");
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@ use reqwest_middleware::{ClientBuilder, Middleware, RequestBuilder};
 use reqwest_retry::RetryTransientMiddleware;
 use reqwest_retry::policies::ExponentialBackoff;
 use resile_policy::ConfigError;
+
+use crate::scenario::BoxError;
 use resile_reqwest::{Resilience, RetryMiddleware, Service, ServiceBuilder, StaticToken};
 
 /// The token every contender sends (the simulator's static key, or any string for
@@ -40,29 +42,34 @@ impl Contender {
         }
     }
 
-    /// A client builder over `http` with this contender's layers; add the terminal
-    /// (if any) and `build()`.
+    /// A client builder over a client built from `http` with this contender's
+    /// layers; add the terminal (if any) and `build()`.
+    ///
+    /// resile builds its client the documented way, `Service::client_builder`
+    /// (reqwest's own timeout set to the per-attempt timeout, 10 s, replacing
+    /// any on `http`); the others build `http` as it is.
     ///
     /// `host` (`host[:port]`) is the one host resile's auth layer sends the token
     /// to; `loopback_http` lets it go over plain http to a loopback simulator.
     ///
     /// # Errors
     ///
-    /// Only if resile's configuration is rejected (it is not, for any host).
+    /// Only if resile's configuration is rejected (it is not, for any host) or
+    /// reqwest cannot build the client.
     pub fn builder(
         self,
-        http: reqwest::Client,
+        http: reqwest::ClientBuilder,
         host: &str,
         loopback_http: bool,
-    ) -> Result<ClientBuilder, ConfigError> {
-        let builder = ClientBuilder::new(http);
+    ) -> Result<ClientBuilder, BoxError> {
         Ok(match self {
-            Self::Bare => builder,
+            Self::Bare => ClientBuilder::new(http.build()?),
             Self::ReqwestRetry => {
                 let policy = ExponentialBackoff::builder().build_with_max_retries(3);
-                builder.with(RetryTransientMiddleware::new_with_policy(policy))
+                ClientBuilder::new(http.build()?)
+                    .with(RetryTransientMiddleware::new_with_policy(policy))
             }
-            Self::Resile => resile_service(host, loopback_http)?.attach(builder),
+            Self::Resile => resile_service(host, loopback_http)?.client_builder(http)?,
         })
     }
 

@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{Extensions, Method};
 use reqwest::{Request, Response};
@@ -42,6 +42,8 @@ pub(crate) struct Layers<'a> {
     pub(crate) breaker: Option<&'a BreakerMiddleware>,
     pub(crate) gate: Option<&'a DeviceGateMiddleware>,
     pub(crate) pacing: Option<&'a PacingMiddleware>,
+    /// The timeout the `reqwest::Client` beneath applies by itself, when known.
+    pub(crate) client_timeout: Option<Duration>,
 }
 
 /// How far the layers have let one attempt through, and what each handed out.
@@ -195,7 +197,8 @@ impl<'a> Layers<'a> {
                             ));
                         };
                         if let Some(r) = self.retry {
-                            r.limit_attempt(&mut this, logical.deadline, logical.now);
+                            let client = self.client_timeout;
+                            r.limit_attempt(&mut this, logical.deadline, logical.now, client);
                         }
                         // Through the layers: synchronously unless one makes it wait.
                         let (auth, host) = (logical.auth, logical.host.as_deref());

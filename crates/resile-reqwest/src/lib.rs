@@ -19,11 +19,13 @@
 //!     })
 //!     .build()?;
 //! let client = resilience
-//!     .client("device-management", reqwest::Client::new())
-//!     .expect("configured above");
+//!     .service("device-management")
+//!     .expect("configured above")
+//!     // reqwest's own timeout becomes the per-attempt timeout (10 s by default)
+//!     .build_client(reqwest::Client::builder())?;
 //! // client.get("https://api.us-east-1.mbedcloud.com/v3/devices").send().await?
 //! # let _ = client;
-//! # Ok::<(), resile_policy::ConfigError>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # The layers

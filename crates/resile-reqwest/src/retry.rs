@@ -130,22 +130,45 @@ impl RetryMiddleware {
         }
     }
 
+    /// The per-attempt timeout (`None`: attempts are bounded by the deadline alone).
+    pub fn attempt_timeout(&self) -> Option<Duration> {
+        self.attempt_timeout
+    }
+
     /// Sets the timeout of one attempt starting at `now`: the request's own, the
     /// per-attempt limit and the time left before the deadline, whichever is
     /// shortest.
-    pub(crate) fn limit_attempt(&self, req: &mut Request, deadline: Option<Instant>, now: Instant) {
+    ///
+    /// `client` is the timeout the `reqwest::Client` beneath applies to a request
+    /// without one of its own, when known ([`Stack::with_client_timeout`]). A
+    /// request without its own timeout then gets one only when the limit is
+    /// shorter than the client's: reqwest keeps a request's timeout in a map
+    /// allocated per request, and a longer one would override the client's.
+    ///
+    /// [`Stack::with_client_timeout`]: crate::Stack::with_client_timeout
+    pub(crate) fn limit_attempt(
+        &self,
+        req: &mut Request,
+        deadline: Option<Instant>,
+        now: Instant,
+        client: Option<Duration>,
+    ) {
         let left = deadline.map(|d| {
             d.saturating_duration_since(now)
                 .max(Duration::from_millis(1))
         });
         let own = req.timeout().copied();
-        let shortest = [own, self.attempt_timeout, left]
+        let Some(shortest) = [own, self.attempt_timeout, left]
             .into_iter()
             .flatten()
-            .min();
-        if shortest.is_some() && shortest != own {
-            *req.timeout_mut() = shortest;
+            .min()
+        else {
+            return;
+        };
+        if own == Some(shortest) || own.is_none() && client.is_some_and(|c| shortest >= c) {
+            return;
         }
+        *req.timeout_mut() = Some(shortest);
     }
 
     /// The classifier and body limit this layer judges outcomes with.
@@ -428,5 +451,58 @@ impl RetryBuilder {
             body_limit: self.body_limit,
             seeds: crate::seed::Seeds::new(self.seed),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get() -> Request {
+        Request::new(
+            Method::GET,
+            "https://api.example.com/v3/devices".parse().unwrap(),
+        )
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// The timeout `limit_attempt` leaves on a request with `own`, for an attempt
+    /// `left` before the deadline, over a client that times out at `client`.
+    fn limit(own: Option<Duration>, left: u64, client: Option<Duration>) -> Option<Duration> {
+        let retry = RetryMiddleware::builder().build().unwrap(); // 10 s per attempt
+        let mut req = get();
+        if let Some(own) = own {
+            *req.timeout_mut() = Some(own);
+        }
+        let now = resile_policy::Clock::now(&resile_policy::ManualClock::new());
+        retry.limit_attempt(&mut req, Some(now + secs(left)), now, client);
+        req.timeout().copied()
+    }
+
+    #[test]
+    fn an_attempt_gets_the_shortest_of_its_own_the_per_attempt_and_the_deadline() {
+        assert_eq!(limit(None, 30, None), Some(secs(10)));
+        assert_eq!(limit(None, 4, None), Some(secs(4)));
+        assert_eq!(limit(Some(secs(2)), 30, None), Some(secs(2)));
+        assert_eq!(limit(Some(secs(20)), 30, None), Some(secs(10)));
+    }
+
+    #[test]
+    fn a_client_that_times_out_by_itself_spares_the_requests_own() {
+        let client = Some(secs(10));
+        assert_eq!(limit(None, 30, client), None, "the client applies 10 s");
+        assert_eq!(
+            limit(None, 4, client),
+            Some(secs(4)),
+            "the deadline is closer"
+        );
+        // A shorter client timeout is never overridden by a longer one.
+        assert_eq!(limit(None, 30, Some(secs(3))), None);
+        // A request's own timeout overrides the client's: it is still corrected.
+        assert_eq!(limit(Some(secs(20)), 30, client), Some(secs(10)));
+        assert_eq!(limit(Some(secs(2)), 30, client), Some(secs(2)));
     }
 }

@@ -9,11 +9,14 @@ use resile_reqwest::{FnSource, Resilience, RetryMiddleware, Service, Token};
 
 /// A fresh reqwest client with the same settings for every contender.
 pub(crate) fn http(timeout: Duration) -> reqwest::Client {
+    http_builder(timeout).build().unwrap_or_default()
+}
+
+/// The reqwest client every contender builds on: `timeout` per request.
+fn http_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .pool_max_idle_per_host(64)
-        .build()
-        .unwrap_or_default()
 }
 
 /// No middleware at all.
@@ -78,5 +81,7 @@ pub(crate) fn resile(
         .service("device-management")
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("the service was just configured"))?;
-    Ok((service.client(http(timeout)), service))
+    // reqwest's own timeout is the per-attempt timeout (`timeout`, as for the
+    // others): no attempt needs one of its own unless its deadline is closer.
+    Ok((service.build_client(http_builder(timeout))?, service))
 }

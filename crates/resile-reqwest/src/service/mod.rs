@@ -68,7 +68,9 @@ impl Resilience {
         self.services.keys().map(String::as_str)
     }
 
-    /// A ready client for the service `name` over `http`.
+    /// A ready client for the service `name` over `http`, a client built already
+    /// (see [`Service::build_client`], which lets reqwest's client time the
+    /// attempts out and spares each request a timeout of its own).
     pub fn client(&self, name: &str, http: reqwest::Client) -> Option<ClientWithMiddleware> {
         self.service(name).map(|s| s.client(http))
     }
@@ -120,6 +122,7 @@ impl Service {
             breaker: self.breaker.clone(),
             device_gate: self.device_gate.clone(),
             pacing: self.pacing.clone(),
+            client_timeout: None,
         }
     }
 
@@ -153,9 +156,60 @@ impl Service {
         builder.with(self.middleware())
     }
 
-    /// A ready client over `http`.
+    /// A ready client over `http`, a client built already: each attempt carries
+    /// its own timeout (see [`build_client`](Self::build_client), which spares
+    /// that).
     pub fn client(&self, http: reqwest::Client) -> ClientWithMiddleware {
         self.attach(ClientBuilder::new(http)).build()
+    }
+
+    /// A ready client built from `http` with reqwest's own timeout set to the
+    /// per-attempt timeout (replacing any `timeout` set on `http`), so that an
+    /// attempt needs a timeout of its own only when the deadline is closer than
+    /// that (see [`Stack::with_client_timeout`]): the cheapest way to a client.
+    ///
+    /// ```
+    /// use resile_reqwest::Resilience;
+    ///
+    /// let resilience = Resilience::builder()
+    ///     .service("device-management", |s| s.hosts(["api.us-east-1.mbedcloud.com"]))
+    ///     .build()?;
+    /// let service = resilience.service("device-management").expect("configured above");
+    /// let client = service.build_client(reqwest::Client::builder())?;
+    /// # let _ = client;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// When reqwest cannot build the client (`reqwest::ClientBuilder::build`).
+    pub fn build_client(
+        &self,
+        http: reqwest::ClientBuilder,
+    ) -> Result<ClientWithMiddleware, reqwest::Error> {
+        Ok(self.client_builder(http)?.build())
+    }
+
+    /// [`build_client`](Self::build_client), stopping at the `reqwest_middleware`
+    /// builder: the stack is added, add your own layers after (inside) it.
+    ///
+    /// # Errors
+    ///
+    /// When reqwest cannot build the client (`reqwest::ClientBuilder::build`).
+    pub fn client_builder(
+        &self,
+        http: reqwest::ClientBuilder,
+    ) -> Result<ClientBuilder, reqwest::Error> {
+        let timeout = self
+            .retry
+            .as_deref()
+            .and_then(RetryMiddleware::attempt_timeout);
+        let http = match timeout {
+            Some(t) => http.timeout(t),
+            None => http,
+        };
+        let stack = self.middleware().with_client_timeout(timeout);
+        Ok(ClientBuilder::new(http.build()?).with(stack))
     }
 
     /// The retry layer, if enabled.

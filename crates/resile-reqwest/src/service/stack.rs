@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::Extensions;
 use reqwest::{Request, Response};
@@ -32,6 +33,29 @@ pub struct Stack {
     pub(super) breaker: Option<Arc<BreakerMiddleware>>,
     pub(super) device_gate: Option<Arc<DeviceGateMiddleware>>,
     pub(super) pacing: Option<Arc<PacingMiddleware>>,
+    pub(super) client_timeout: Option<Duration>,
+}
+
+impl Stack {
+    /// Tells the stack that the `reqwest::Client` beneath it was built with
+    /// `reqwest::ClientBuilder::timeout(timeout)`, so an attempt whose limit is
+    /// that long or longer needs no timeout of its own: the client applies
+    /// `timeout` to it.
+    ///
+    /// reqwest keeps a request's own timeout in a map allocated per request
+    /// (three allocations). With the defaults (10 s per attempt, 30 s deadline)
+    /// and a client built with the per-attempt timeout, only an attempt closer
+    /// than 10 s to its deadline gets a timeout of its own.
+    /// [`Service::build_client`](super::Service::build_client) and
+    /// [`Service::client_builder`](super::Service::client_builder) set both.
+    ///
+    /// Only say so of a client built that way: an attempt would otherwise run
+    /// with no time limit at all.
+    #[must_use]
+    pub fn with_client_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.client_timeout = timeout;
+        self
+    }
 }
 
 impl Middleware for Stack {
@@ -55,6 +79,7 @@ impl Middleware for Stack {
             breaker: self.breaker.as_deref(),
             gate: self.device_gate.as_deref(),
             pacing: self.pacing.as_deref(),
+            client_timeout: self.client_timeout,
         };
         layers.handle(req, ext, next)
     }
