@@ -74,6 +74,9 @@ pub(crate) type Handled<'f> =
 struct Logical<'a> {
     now: Instant,
     deadline: Option<Instant>,
+    /// The time from `now` to `deadline` when it is the retry layer's own (until
+    /// the first attempt leaves: `now` moves on after it).
+    first_left: Option<Duration>,
     /// The auth layer, when it attaches a token to this request's host.
     auth: Option<&'a AuthMiddleware>,
     /// The host's budget, breaker and pace, looked up once for every layer.
@@ -108,13 +111,18 @@ impl<'a> Layers<'a> {
             }
         };
         let host = self.hosts().map(|h| h.entry(name));
+        let (deadline, first_left) = match ext.get::<Deadline>() {
+            Some(d) => (Some(d.0), None),
+            None => match self.retry.and_then(RetryMiddleware::deadline) {
+                Some(d) => (now.checked_add(d), Some(d)),
+                None => (None, None),
+            },
+        };
         let logical = Logical {
             host,
             now,
-            deadline: ext
-                .get::<Deadline>()
-                .map(|d| d.0)
-                .or_else(|| self.retry.and_then(|r| r.deadline_from(now))),
+            deadline,
+            first_left,
             auth,
             retrying: self.retry.map(|r| r.begin(&req)),
             method: req.method().clone(),
@@ -198,7 +206,13 @@ impl<'a> Layers<'a> {
                         };
                         if let Some(r) = self.retry {
                             let client = self.client_timeout;
-                            r.limit_attempt(&mut this, logical.deadline, logical.now, client);
+                            let left = match logical.first_left.take() {
+                                Some(left) => Some(left),
+                                None => logical
+                                    .deadline
+                                    .map(|d| d.saturating_duration_since(logical.now)),
+                            };
+                            r.limit_attempt(&mut this, left, client);
                         }
                         // Through the layers: synchronously unless one makes it wait.
                         let (auth, host) = (logical.auth, logical.host.as_deref());

@@ -114,9 +114,9 @@ impl RetryMiddleware {
         )
     }
 
-    /// The configured deadline of a request that starts at `now`.
-    pub(crate) fn deadline_from(&self, now: Instant) -> Option<Instant> {
-        self.deadline.and_then(|d| now.checked_add(d))
+    /// The deadline of a whole logical request (`None`: none).
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
     }
 
     /// The retry state of one logical request.
@@ -135,9 +135,9 @@ impl RetryMiddleware {
         self.attempt_timeout
     }
 
-    /// Sets the timeout of one attempt starting at `now`: the request's own, the
-    /// per-attempt limit and the time left before the deadline, whichever is
-    /// shortest.
+    /// Sets the timeout of one attempt with `left` before the deadline: the
+    /// request's own, the per-attempt limit and the time left (at least 1 ms),
+    /// whichever is shortest.
     ///
     /// `client` is the timeout the `reqwest::Client` beneath applies to a request
     /// without one of its own, when known ([`Stack::with_client_timeout`]). A
@@ -149,14 +149,10 @@ impl RetryMiddleware {
     pub(crate) fn limit_attempt(
         &self,
         req: &mut Request,
-        deadline: Option<Instant>,
-        now: Instant,
+        left: Option<Duration>,
         client: Option<Duration>,
     ) {
-        let left = deadline.map(|d| {
-            d.saturating_duration_since(now)
-                .max(Duration::from_millis(1))
-        });
+        let left = left.map(|l| l.max(Duration::from_millis(1)));
         let own = req.timeout().copied();
         let Some(shortest) = [own, self.attempt_timeout, left]
             .into_iter()
@@ -477,8 +473,7 @@ mod tests {
         if let Some(own) = own {
             *req.timeout_mut() = Some(own);
         }
-        let now = resile_policy::Clock::now(&resile_policy::ManualClock::new());
-        retry.limit_attempt(&mut req, Some(now + secs(left)), now, client);
+        retry.limit_attempt(&mut req, Some(secs(left)), client);
         req.timeout().copied()
     }
 
@@ -486,6 +481,11 @@ mod tests {
     fn an_attempt_gets_the_shortest_of_its_own_the_per_attempt_and_the_deadline() {
         assert_eq!(limit(None, 30, None), Some(secs(10)));
         assert_eq!(limit(None, 4, None), Some(secs(4)));
+        assert_eq!(
+            limit(None, 0, None),
+            Some(Duration::from_millis(1)),
+            "never zero"
+        );
         assert_eq!(limit(Some(secs(2)), 30, None), Some(secs(2)));
         assert_eq!(limit(Some(secs(20)), 30, None), Some(secs(10)));
     }
