@@ -413,3 +413,48 @@ async fn the_request_future_fits_the_allocators_fast_path() {
         "the request future takes {bytes} bytes"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_that_waited_out_a_hold_keeps_to_the_deadline() {
+    // A 429 with a 10 s hint holds the host; the next request (15 s deadline,
+    // 10 s per attempt) waits the hold out and is then sent with the 5 s left,
+    // not a full attempt's 10 s that would run past its deadline.
+    let script = Scripted::sequence(vec![
+        Reply::error(429, "rate_limit_exceeded").header("retry-after", "10"),
+        Reply::ok(),
+    ]);
+    let resilience = Resilience::builder()
+        .service("dm", |s| {
+            s.hosts([HOST]).retry(
+                RetryMiddleware::builder()
+                    .attempt_timeout(Some(Duration::from_secs(10)))
+                    .deadline(Some(Duration::from_secs(15))),
+            )
+        })
+        .build()
+        .unwrap();
+    let client = client_for(resilience.service("dm").unwrap(), &script);
+    let t0 = tokio::time::Instant::now();
+    let soon = resile_reqwest::Deadline((t0 + Duration::from_secs(1)).into_std());
+    let first = client.get(URL).with_extension(soon).send().await.unwrap();
+    assert_eq!(
+        first.status(),
+        429,
+        "the hint is past its deadline: returned"
+    );
+    let second = client.get(URL).send().await.unwrap();
+    assert_eq!(second.status(), 200);
+    assert_eq!(t0.elapsed(), Duration::from_secs(10), "waited the hold out");
+    let sent = script.received();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].timeout,
+        Some(Duration::from_secs(1)),
+        "its deadline"
+    );
+    assert_eq!(
+        sent[1].timeout,
+        Some(Duration::from_secs(5)),
+        "what was left"
+    );
+}

@@ -114,7 +114,10 @@ impl<'a> Layers<'a> {
         let (deadline, first_left) = match ext.get::<Deadline>() {
             Some(d) => (Some(d.0), None),
             None => match self.retry.and_then(RetryMiddleware::deadline) {
-                Some(d) => (now.checked_add(d), Some(d)),
+                Some(d) => match now.checked_add(d) {
+                    Some(at) => (Some(at), Some(d)),
+                    None => (None, None),
+                },
                 None => (None, None),
             },
         };
@@ -362,7 +365,15 @@ impl<'a> Layers<'a> {
             .wait(req, (auth, entry), entered, stall, deadline)
             .await
         {
-            Ok(req) => next.run(req, ext).await,
+            Ok(mut req) => {
+                // The wait took some of the time left: the attempt may not run
+                // past the deadline.
+                if let (Some(r), Some(d)) = (self.retry, deadline) {
+                    let left = d.saturating_duration_since(TokioClock.now());
+                    r.limit_attempt(&mut req, Some(left), self.client_timeout);
+                }
+                next.run(req, ext).await
+            }
             Err(refused) => Err(refused.into()),
         }
     }

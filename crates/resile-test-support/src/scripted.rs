@@ -104,6 +104,8 @@ pub struct Received {
     pub body: Option<Bytes>,
     /// When it arrived (tokio time).
     pub at: tokio::time::Instant,
+    /// The request's own timeout, as the middlewares above left it.
+    pub timeout: Option<Duration>,
 }
 
 type Responder = dyn Fn(&Request, usize) -> Reply + Send + Sync;
@@ -194,6 +196,7 @@ impl Middleware for Scripted {
             log.push(Received {
                 method: req.method().clone(),
                 url: req.url().clone(),
+                timeout: req.timeout().copied(),
                 headers: req.headers().clone(),
                 body: req
                     .body()
