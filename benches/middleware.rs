@@ -25,27 +25,16 @@ use resile_benches::clients::{
     Contender, layers_alone, resile_service, resile_service_without_timeouts,
 };
 use resile_benches::harness::{list_mode, median, median_f64, now, per_item_ns, quick_mode};
-use resile_benches::stub::Stub;
+use resile_benches::stub::{self, HOST, Stub, URL};
 use resile_reqwest::RetryMiddleware;
 use resile_test_support::FutureSize;
 use tokio::runtime::Runtime;
-
-const HOST: &str = "api.bench.test";
-const URL: &str = "https://api.bench.test/v3/devices/0161b8e8a2d10a580a01020300000000";
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime")
-}
-
-fn stub_client(contender: Contender) -> ClientWithMiddleware {
-    contender
-        .builder(reqwest::Client::builder(), HOST, false)
-        .expect("valid resile configuration")
-        .with(Stub::ok())
-        .build()
 }
 
 /// `n` sequential GETs; panics on anything but a 200 (a broken bench must not pass).
@@ -64,7 +53,7 @@ async fn run(contender: Contender, client: &ClientWithMiddleware, url: &Url, n: 
 fn criterion_benches(c: &mut Criterion, rt: &Runtime, url: &Url) {
     let mut g = c.benchmark_group("middleware/success_200");
     for contender in Contender::ALL {
-        let client = stub_client(contender);
+        let client = stub::client(contender).expect("valid resile configuration");
         g.bench_function(contender.name(), |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {

@@ -2,7 +2,29 @@
 
 use http::{Extensions, StatusCode};
 use reqwest::{Request, Response, ResponseBuilderExt};
-use reqwest_middleware::{Middleware, Next};
+use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
+
+use crate::clients::Contender;
+use crate::scenario::BoxError;
+
+/// The host the stub benches send to (resile's auth layer attaches its token there).
+pub const HOST: &str = "api.bench.test";
+
+/// The URL the stub benches GET: one device's own route.
+pub const URL: &str = "https://api.bench.test/v3/devices/0161b8e8a2d10a580a01020300000000";
+
+/// `contender`'s client for [`HOST`], built as [`Contender::builder`] builds it,
+/// ending in [`Stub::ok`].
+///
+/// # Errors
+///
+/// Only if resile's configuration is rejected or reqwest cannot build the client.
+pub fn client(contender: Contender) -> Result<ClientWithMiddleware, BoxError> {
+    Ok(contender
+        .builder(reqwest::Client::builder(), HOST, false)?
+        .with(Stub::ok())
+        .build())
+}
 
 /// A terminal middleware answering every request with one canned status and an
 /// empty body, recording nothing: the cheapest honest stand-in for a server, so a

@@ -21,10 +21,7 @@ use reqwest::Url;
 use reqwest_middleware::ClientWithMiddleware;
 use resile_benches::clients::{Contender, resile_service};
 use resile_benches::scenario::BoxError;
-use resile_benches::stub::Stub;
-
-const HOST: &str = "api.bench.test";
-const URL: &str = "https://api.bench.test/v3/devices/0161b8e8a2d10a580a01020300000000";
+use resile_benches::stub::{self, HOST, Stub, URL};
 
 /// The contender named `name` and whether resile's client is built apart.
 fn contender(name: &str) -> Option<(Contender, bool)> {
@@ -38,14 +35,14 @@ fn contender(name: &str) -> Option<(Contender, bool)> {
 }
 
 fn client(who: Contender, apart: bool) -> Result<ClientWithMiddleware, BoxError> {
-    let builder = if apart {
-        resile_service(HOST, false)?.attach(reqwest_middleware::ClientBuilder::new(
-            reqwest::Client::new(),
-        ))
-    } else {
-        who.builder(reqwest::Client::builder(), HOST, false)?
-    };
-    Ok(builder.with(Stub::ok()).build())
+    if !apart {
+        return stub::client(who);
+    }
+    let http = reqwest_middleware::ClientBuilder::new(reqwest::Client::new());
+    Ok(resile_service(HOST, false)?
+        .attach(http)
+        .with(Stub::ok())
+        .build())
 }
 
 fn main() -> ExitCode {
